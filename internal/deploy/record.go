@@ -1,0 +1,75 @@
+package deploy
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Record is the deployment record Preflight writes under $.preflight. It is
+// the source of truth for the rest of the execution and for rollback, read
+// back from the execution state; listener tags mirror it for people.
+type Record struct {
+	ID           string    `json:"id"`
+	ExecutionARN string    `json:"executionArn"`
+	Version      string    `json:"version"`
+	Image        string    `json:"image"`
+	Commit       string    `json:"commit"`
+	Stable       Colour    `json:"stable"`
+	Candidate    Colour    `json:"candidate"`
+	Before       Weights   `json:"before"`
+	Plan         Plan      `json:"plan"`
+	DryRun       bool      `json:"dryRun"`
+	Resumed      bool      `json:"resumed"`
+	StartedAt    time.Time `json:"startedAt"`
+}
+
+// Validate checks a Record received from the state machine.
+func (r Record) Validate() error {
+	switch {
+	case r.ID == "":
+		return Errorf(InvalidInput, "deployment record has no id")
+	case !r.Stable.Valid() || r.Candidate != r.Stable.Other():
+		return Errorf(InvalidInput, "deployment record: stable %q and candidate %q must be blue and green", r.Stable, r.Candidate)
+	case r.Before.Validate() != nil:
+		return Errorf(InvalidInput, "deployment record: before: %v", r.Before.Validate())
+	}
+	if err := ValidateExecutionARN(r.ExecutionARN); err != nil {
+		return err
+	}
+	if err := r.Plan.Validate(); err != nil {
+		return Errorf(InvalidInput, "deployment record: %v", err)
+	}
+	return nil
+}
+
+// Listener tags mirroring the record for people looking at the console.
+const (
+	TagDeployment = "relayshift:deployment"
+	TagExecution  = "relayshift:execution"
+	TagStable     = "relayshift:stable"
+	TagBefore     = "relayshift:before"
+	TagVersion    = "relayshift:version"
+)
+
+var executionARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[^:]{1,80}:[^:]{1,80}$`)
+
+// ValidateExecutionARN checks that arn names a Standard workflow execution.
+func ValidateExecutionARN(arn string) error {
+	if !executionARNRE.MatchString(arn) {
+		return Errorf(InvalidInput, "executionArn %q is not a Step Functions execution ARN", arn)
+	}
+	return nil
+}
+
+// StateMachineOf returns the ARN of the state machine an execution belongs
+// to: arn:...:execution:SM:NAME -> arn:...:stateMachine:SM.
+func StateMachineOf(executionARN string) (string, error) {
+	if err := ValidateExecutionARN(executionARN); err != nil {
+		return "", err
+	}
+	head, rest, _ := strings.Cut(executionARN, ":execution:")
+	sm, _, _ := strings.Cut(rest, ":")
+	return fmt.Sprintf("%s:stateMachine:%s", head, sm), nil
+}

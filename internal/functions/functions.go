@@ -1,0 +1,119 @@
+package functions
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/relayshift/relayshift/internal/alb"
+	"github.com/relayshift/relayshift/internal/deploy"
+	"github.com/relayshift/relayshift/internal/stepfn"
+)
+
+// Handler is what lambda.Start runs: aws-lambda-go's lambda.Handler.
+type Handler interface {
+	Invoke(ctx context.Context, payload []byte) ([]byte, error)
+}
+
+// Builder builds one function's handler. Each function has its own, so a
+// bootstrap links only the SDK clients its function uses.
+type Builder func(cfg Config, awsCfg aws.Config, log *slog.Logger) (Handler, error)
+
+// Builders maps each function's name (functions/<name>) to its Builder, in
+// pipeline order of Names.
+func Builders() map[string]Builder {
+	return map[string]Builder{
+		"preflight": Preflight,
+		"shift":     Shift,
+		"finalize":  Finalize,
+	}
+}
+
+// Names lists the functions in pipeline order.
+func Names() []string {
+	return []string{"preflight", "shift", "finalize"}
+}
+
+// Preflight builds the preflight function.
+func Preflight(cfg Config, awsCfg aws.Config, log *slog.Logger) (Handler, error) {
+	if err := cfg.require(EnvListenerARN, EnvBlueTG, EnvGreenTG); err != nil {
+		return nil, err
+	}
+	p := &deploy.Preflight{
+		Router: router(cfg, awsCfg), Executions: executions(awsCfg),
+		Service: cfg.Service, DefaultStrategy: cfg.DefaultStrategy,
+		ImageRequired: cfg.ReleaseMode == ReleaseECS, Now: time.Now,
+	}
+	return deploy.NewEdge("preflight", log, p.Handle), nil
+}
+
+// Shift builds the shift function.
+func Shift(cfg Config, awsCfg aws.Config, log *slog.Logger) (Handler, error) {
+	if err := cfg.require(EnvListenerARN, EnvBlueTG, EnvGreenTG); err != nil {
+		return nil, err
+	}
+	r := router(cfg, awsCfg)
+	s := &deploy.Shift{Router: r, Targets: r, Executions: executions(awsCfg), Now: time.Now}
+	return deploy.NewEdge("shift", log, s.Handle), nil
+}
+
+// Finalize builds the finalize function.
+func Finalize(cfg Config, awsCfg aws.Config, log *slog.Logger) (Handler, error) {
+	if err := cfg.require(EnvListenerARN, EnvBlueTG, EnvGreenTG); err != nil {
+		return nil, err
+	}
+	f := &deploy.Finalize{Router: router(cfg, awsCfg), Now: time.Now}
+	return deploy.NewEdge("finalize", log, f.Handle), nil
+}
+
+// FromEnv loads the configuration and the AWS configuration (which honours
+// AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>) and builds a handler with
+// build. It is all a function's main does before lambda.Start.
+func FromEnv(ctx context.Context, lookup func(string) (string, bool), log *slog.Logger, build Builder) (Handler, error) {
+	cfg, err := LoadConfig(lookup)
+	if err != nil {
+		return nil, err
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	return build(cfg, awsCfg, log)
+}
+
+func router(cfg Config, awsCfg aws.Config) *alb.Router {
+	return alb.New(elbv2.NewFromConfig(awsCfg), alb.Listener{
+		ListenerARN: cfg.ListenerARN, RuleARN: cfg.RuleARN,
+		Blue: cfg.BlueTargetGroupARN, Green: cfg.GreenTargetGroupARN,
+	})
+}
+
+func executions(awsCfg aws.Config) *stepfn.Executions {
+	return stepfn.New(sfn.NewFromConfig(awsCfg))
+}
+
+// NewLogger returns the JSON logger every function uses. It redacts the
+// values of attributes whose key names a credential (authorization,
+// api_key, secret, token, password, or a key ending in _secret, _token...),
+// at any depth.
+func NewLogger(w io.Writer, level slog.Leveler) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: redact}))
+}
+
+func redact(_ []string, a slog.Attr) slog.Attr {
+	k := strings.ToLower(a.Key)
+	for _, s := range []string{"authorization", "api_key", "apikey", "x-api-key", "secret", "token", "password"} {
+		if k == s || strings.HasSuffix(k, "_"+s) || strings.HasSuffix(k, "-"+s) {
+			return slog.String(a.Key, "[REDACTED]")
+		}
+	}
+	return a
+}

@@ -1,0 +1,116 @@
+package stepfn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/relayshift/relayshift/internal/deploy"
+)
+
+// API lists the Step Functions calls the adapter makes, with the SDK's
+// signatures.
+type API interface {
+	DescribeExecution(context.Context, *sfn.DescribeExecutionInput, ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error)
+	ListExecutions(context.Context, *sfn.ListExecutionsInput, ...func(*sfn.Options)) (*sfn.ListExecutionsOutput, error)
+	StopExecution(context.Context, *sfn.StopExecutionInput, ...func(*sfn.Options)) (*sfn.StopExecutionOutput, error)
+}
+
+// Executions implements deploy.Executions.
+type Executions struct {
+	api API
+}
+
+// New returns an Executions backed by api.
+func New(api API) *Executions { return &Executions{api: api} }
+
+// Describe implements deploy.Executions.
+func (e *Executions) Describe(ctx context.Context, arn string) (deploy.Execution, error) {
+	out, err := e.api.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+	if err != nil {
+		return deploy.Execution{}, classify("describe execution "+arn, err)
+	}
+	return deploy.Execution{
+		ARN:     aws.ToString(out.ExecutionArn),
+		Name:    aws.ToString(out.Name),
+		Status:  deploy.ExecutionStatus(out.Status),
+		Started: aws.ToTime(out.StartDate),
+	}, nil
+}
+
+// Running implements deploy.Executions, following every page.
+func (e *Executions) Running(ctx context.Context, stateMachineARN string) ([]deploy.Execution, error) {
+	var out []deploy.Execution
+	p := sfn.NewListExecutionsPaginator(e.api, &sfn.ListExecutionsInput{
+		StateMachineArn: aws.String(stateMachineARN),
+		StatusFilter:    types.ExecutionStatusRunning,
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, classify("list running executions of "+stateMachineARN, err)
+		}
+		for _, x := range page.Executions {
+			out = append(out, deploy.Execution{
+				ARN:     aws.ToString(x.ExecutionArn),
+				Name:    aws.ToString(x.Name),
+				Status:  deploy.ExecutionStatus(x.Status),
+				Started: aws.ToTime(x.StartDate),
+			})
+		}
+	}
+	return out, nil
+}
+
+// Stop implements deploy.Executions.
+// NOTE: StopExecution's error is limited to 256 characters and its cause to
+// 32768 (Step Functions API reference); longer values are cut here.
+func (e *Executions) Stop(ctx context.Context, arn, errorName, cause string) error {
+	_, err := e.api.StopExecution(ctx, &sfn.StopExecutionInput{
+		ExecutionArn: aws.String(arn),
+		Error:        aws.String(truncate(errorName, 256)),
+		Cause:        aws.String(truncate(cause, 32768)),
+	})
+	return classify("stop execution "+arn, err)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// IAMActions returns the IAM actions Executions needs.
+func IAMActions() []string {
+	return []string{"states:DescribeExecution", "states:ListExecutions", "states:StopExecution"}
+}
+
+func classify(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	code := ae.ErrorCode()
+	if _, ok := retry.DefaultThrottleErrorCodes[code]; ok {
+		return deploy.Errorf(deploy.Throttled, "%s: %w", op, err)
+	}
+	switch code {
+	case "ExecutionDoesNotExist", "StateMachineDoesNotExist", "InvalidArn":
+		return deploy.Errorf(deploy.InvalidInput, "%s: %w", op, err)
+	case "AccessDenied", "AccessDeniedException":
+		return deploy.Errorf(deploy.AccessDenied, "%s: %w", op, err)
+	case "ValidationException":
+		return deploy.Errorf(deploy.RequestRejected, "%s: %w", op, err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
