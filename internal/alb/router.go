@@ -31,19 +31,27 @@ type API interface {
 	RemoveTags(context.Context, *elbv2.RemoveTagsInput, ...func(*elbv2.Options)) (*elbv2.RemoveTagsOutput, error)
 }
 
-// IAMActions returns the IAM actions the adapter's calls need, for the
-// template's policies and the IAM coverage check.
-func IAMActions() []string {
-	return []string{
-		"elasticloadbalancing:DescribeListeners",
-		"elasticloadbalancing:DescribeRules",
-		"elasticloadbalancing:ModifyListener",
-		"elasticloadbalancing:ModifyRule",
-		"elasticloadbalancing:DescribeTargetHealth",
-		"elasticloadbalancing:DescribeTags",
-		"elasticloadbalancing:AddTags",
-		"elasticloadbalancing:RemoveTags",
-	}
+// IAM actions of the adapter's calls, by capability, for the template's
+// least-privilege policies and the IAM coverage check.
+
+// ReadActions are needed by Weights (default action or rule).
+func ReadActions() []string {
+	return []string{"elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeRules"}
+}
+
+// WriteActions are needed by SetWeights, on top of ReadActions.
+func WriteActions() []string {
+	return []string{"elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyRule"}
+}
+
+// TagActions are needed by Tags and Tag.
+func TagActions() []string {
+	return []string{"elasticloadbalancing:DescribeTags", "elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"}
+}
+
+// HealthActions are needed by Health.
+func HealthActions() []string {
+	return []string{"elasticloadbalancing:DescribeTargetHealth"}
 }
 
 // Listener names the resources the adapter works on.

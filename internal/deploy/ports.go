@@ -73,4 +73,7 @@ type Executions interface {
 	Running(ctx context.Context, stateMachineARN string) ([]Execution, error)
 	// Stop stops a running execution with an error name and a cause.
 	Stop(ctx context.Context, executionARN, errorName, cause string) error
+	// Record returns the deployment record Preflight wrote in the
+	// execution's state, or ErrNoRecord when the history holds none.
+	Record(ctx context.Context, executionARN string) (Record, error)
 }

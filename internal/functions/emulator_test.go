@@ -16,6 +16,7 @@ import (
 
 	"github.com/relayshift/relayshift/internal/deploy"
 	"github.com/relayshift/relayshift/internal/emulators"
+	"github.com/relayshift/relayshift/internal/functions"
 )
 
 // trafficCore is the tier-3 set-up: moto holding an ALB, a state machine
@@ -119,6 +120,33 @@ func (c *trafficCore) weights(t *testing.T, rule bool) deploy.Weights {
 	return w
 }
 
+// invoke calls a function and checks that every AWS call it made is among
+// the IAM actions declared for it (functions.All), which the template grants.
+func invoke(t *testing.T, m *emulators.Moto, f *emulators.Function, payload, out any) emulators.Result {
+	t.Helper()
+	m.Reset()
+	res, err := f.Invoke(context.Background(), payload)
+	if err != nil {
+		t.Fatalf("%v\nlogs:\n%s", err, f.Logs())
+	}
+	spec, ok := functions.Lookup(f.Name)
+	if !ok {
+		t.Fatalf("no function %q in functions.All", f.Name)
+	}
+	for _, c := range m.Calls() {
+		if !slices.Contains(spec.IAMActions, c.IAMAction()) {
+			t.Errorf("%s called %s, which its IAM actions do not declare", f.Name, c.IAMAction())
+		}
+	}
+	if out != nil {
+		if res.ErrorType != "" {
+			t.Fatalf("%s failed: %s: %s", f.Name, res.ErrorType, res.ErrorMessage)
+		}
+		emulators.DecodeJSON(t, res.Payload, out)
+	}
+	return res
+}
+
 func writes(r *emulators.Recorder) []string {
 	var out []string
 	for _, a := range r.Actions() {
@@ -148,7 +176,7 @@ func TestEmulatorTrafficCore(t *testing.T) {
 			execARN := emulators.StartExecution(t, c.moto.Direct, c.sm, "relay-v2-abc1234")
 
 			var rec deploy.Record
-			c.preflight.MustSucceed(t, map[string]any{
+			invoke(t, c.moto, c.preflight, map[string]any{
 				"executionArn": execARN,
 				"request": map[string]any{
 					"version": "v2", "commit": "abc1234",
@@ -164,7 +192,7 @@ func TestEmulatorTrafficCore(t *testing.T) {
 
 			shift := func(step int) deploy.ShiftOutput {
 				var out deploy.ShiftOutput
-				c.shift.MustSucceed(t, map[string]any{"executionArn": execARN, "deployment": rec, "step": step}, &out)
+				invoke(t, c.moto, c.shift, map[string]any{"executionArn": execARN, "deployment": rec, "step": step}, &out)
 				return out
 			}
 			for _, tc := range []struct {
@@ -174,7 +202,6 @@ func TestEmulatorTrafficCore(t *testing.T) {
 				{0, deploy.Weights{Blue: 90, Green: 10}},
 				{1, deploy.Weights{Blue: 0, Green: 100}},
 			} {
-				c.moto.Reset()
 				out := shift(tc.step)
 				if got := c.weights(t, rule); got != tc.want {
 					t.Fatalf("step %d: moto holds %s, want %s", tc.step, got, tc.want)
@@ -196,7 +223,6 @@ func TestEmulatorTrafficCore(t *testing.T) {
 				}
 
 				// The same shift again writes nothing.
-				c.moto.Reset()
 				again := shift(tc.step)
 				if again.Changed {
 					t.Errorf("step %d repeated: reported a change", tc.step)
@@ -219,7 +245,7 @@ func TestEmulatorTrafficCore(t *testing.T) {
 			}
 
 			var sum deploy.Summary
-			c.finalize.MustSucceed(t, map[string]any{"executionArn": execARN, "deployment": rec}, &sum)
+			invoke(t, c.moto, c.finalize, map[string]any{"executionArn": execARN, "deployment": rec}, &sum)
 			if sum.From != deploy.Blue || sum.To != deploy.Green || !slices.Equal(sum.Steps, []int{10, 100}) {
 				t.Fatalf("summary: %+v", sum)
 			}
@@ -240,11 +266,7 @@ func TestEmulatorPreflightRejectsInvalidInput(t *testing.T) {
 		{"bad execution ARN", `{"executionArn":"arn:nope","request":{"version":"v2"}}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c.moto.Reset()
-			res, err := c.preflight.Invoke(context.Background(), []byte(tc.payload))
-			if err != nil {
-				t.Fatal(err)
-			}
+			res := invoke(t, c.moto, c.preflight, []byte(tc.payload), nil)
 			if res.ErrorType != string(deploy.InvalidInput) {
 				t.Fatalf("errorType = %q (%s), want InvalidInput", res.ErrorType, res.ErrorMessage)
 			}

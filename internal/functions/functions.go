@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,19 +28,49 @@ type Handler interface {
 // bootstrap links only the SDK clients its function uses.
 type Builder func(cfg Config, awsCfg aws.Config, log *slog.Logger) (Handler, error)
 
-// Builders maps each function's name (functions/<name>) to its Builder, in
-// pipeline order of Names.
-func Builders() map[string]Builder {
-	return map[string]Builder{
-		"preflight": Preflight,
-		"shift":     Shift,
-		"finalize":  Finalize,
+// Function describes one Lambda function of the application.
+type Function struct {
+	// Name is the folder under functions/.
+	Name string
+	// LogicalID is the function's resource in template.yaml.
+	LogicalID string
+	// Build builds its handler.
+	Build Builder
+	// IAMActions are the AWS actions its code can call: the template's
+	// policy must grant exactly these, and the emulator tier checks every
+	// recorded call is among them.
+	IAMActions []string
+}
+
+// All lists every function, in pipeline order.
+func All() []Function {
+	return []Function{
+		{Name: "preflight", LogicalID: "PreflightFunction", Build: Preflight,
+			IAMActions: actions(alb.ReadActions(), alb.TagActions(), stepfn.ReadActions())},
+		{Name: "shift", LogicalID: "ShiftFunction", Build: Shift,
+			IAMActions: actions(alb.ReadActions(), alb.WriteActions(), alb.TagActions(), alb.HealthActions(), stepfn.ReadActions())},
+		{Name: "finalize", LogicalID: "FinalizeFunction", Build: Finalize,
+			IAMActions: actions(alb.ReadActions(), alb.TagActions())},
 	}
 }
 
-// Names lists the functions in pipeline order.
-func Names() []string {
-	return []string{"preflight", "shift", "finalize"}
+func actions(lists ...[]string) []string {
+	var out []string
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// Lookup returns the function called name.
+func Lookup(name string) (Function, bool) {
+	for _, f := range All() {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return Function{}, false
 }
 
 // Preflight builds the preflight function.

@@ -20,6 +20,7 @@ type API interface {
 	DescribeExecution(context.Context, *sfn.DescribeExecutionInput, ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error)
 	ListExecutions(context.Context, *sfn.ListExecutionsInput, ...func(*sfn.Options)) (*sfn.ListExecutionsOutput, error)
 	StopExecution(context.Context, *sfn.StopExecutionInput, ...func(*sfn.Options)) (*sfn.StopExecutionOutput, error)
+	GetExecutionHistory(context.Context, *sfn.GetExecutionHistoryInput, ...func(*sfn.Options)) (*sfn.GetExecutionHistoryOutput, error)
 }
 
 // Executions implements deploy.Executions.
@@ -87,9 +88,14 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// IAMActions returns the IAM actions Executions needs.
-func IAMActions() []string {
-	return []string{"states:DescribeExecution", "states:ListExecutions", "states:StopExecution"}
+// ReadActions are the IAM actions Describe and Running need.
+func ReadActions() []string {
+	return []string{"states:DescribeExecution", "states:ListExecutions"}
+}
+
+// StopActions are the IAM actions Stop needs.
+func StopActions() []string {
+	return []string{"states:StopExecution"}
 }
 
 func classify(op string, err error) error {

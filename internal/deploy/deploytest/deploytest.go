@@ -124,14 +124,15 @@ func (r *Router) Health(_ context.Context, c deploy.Colour) (deploy.Health, erro
 // Executions is an in-memory set of executions of one or more state
 // machines.
 type Executions struct {
-	mu    sync.Mutex
-	execs map[string]deploy.Execution
-	stops []string
+	mu      sync.Mutex
+	execs   map[string]deploy.Execution
+	records map[string]deploy.Record
+	stops   []string
 }
 
 // NewExecutions returns an empty set.
 func NewExecutions() *Executions {
-	return &Executions{execs: map[string]deploy.Execution{}}
+	return &Executions{execs: map[string]deploy.Execution{}, records: map[string]deploy.Record{}}
 }
 
 // ExecutionARN returns the ARN of execution name of the test state machine.
@@ -189,6 +190,28 @@ func (e *Executions) Stop(_ context.Context, arn, errorName, cause string) error
 	e.execs[arn] = x
 	e.stops = append(e.stops, fmt.Sprintf("%s %s: %s", x.Name, errorName, cause))
 	return nil
+}
+
+// SetRecord stores the deployment record of execution arn, as Preflight's
+// output in its history.
+func (e *Executions) SetRecord(arn string, rec deploy.Record) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.records[arn] = rec
+}
+
+// Record implements deploy.Executions.
+func (e *Executions) Record(_ context.Context, arn string) (deploy.Record, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, ok := e.execs[arn]; !ok {
+		return deploy.Record{}, deploy.Errorf(deploy.InvalidInput, "execution %s does not exist", arn)
+	}
+	rec, ok := e.records[arn]
+	if !ok {
+		return deploy.Record{}, deploy.ErrNoRecord
+	}
+	return rec, nil
 }
 
 // Stops returns one line per effective stop.
