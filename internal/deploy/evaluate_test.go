@@ -128,7 +128,7 @@ func TestJudge(t *testing.T) {
 		},
 		{
 			name: "an alarm rolls back even while holding", alarms: []string{"relay-pipeline-5xx"},
-			w:    window(sample(9000, 0, 0, 300, 900), noData), now: afterBake,
+			w: window(sample(9000, 0, 0, 300, 900), noData), now: afterBake,
 			want: "rollback", reasons: []string{"pipeline alarms in ALARM", "holding"},
 		},
 		{
@@ -170,7 +170,7 @@ func TestJudge(t *testing.T) {
 		},
 		{
 			name: "a dry run reports and carries on", rec: dry,
-			w:    window(sample(9000, 0, 0, 300, 900), noData), now: pastHold,
+			w: window(sample(9000, 0, 0, 300, 900), noData), now: pastHold,
 			want: "continue", reasons: []string{`dry run: the verdict would have been "rollback"`},
 		},
 	} {
@@ -263,9 +263,9 @@ func TestEvaluateHoldsThenAppliesOnNoData(t *testing.T) {
 		after time.Duration
 		want  string
 	}{
-		{5 * time.Minute, "hold"},                 // after the bake
-		{10 * time.Minute, "hold"},                // holding
-		{15 * time.Minute, "hold"},                // exactly at bake + max hold
+		{5 * time.Minute, "hold"},                  // after the bake
+		{10 * time.Minute, "hold"},                 // holding
+		{15 * time.Minute, "hold"},                 // exactly at bake + max hold
 		{15*time.Minute + time.Second, "rollback"}, // past it: onNoData
 	} {
 		clk.now = t0.Add(tc.after)
