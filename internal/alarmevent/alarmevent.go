@@ -286,3 +286,33 @@ func (c Change) Validate() error {
 	}
 	return nil
 }
+
+// Alarm identifies an alarm when building events.
+type Alarm struct {
+	Name    string
+	ARN     string
+	Account string
+	Region  string
+}
+
+// StateChangeEvent builds the EventBridge event CloudWatch emits when alarm
+// a goes from previous to state, as the local lab delivers it. id is the
+// event id (any unique string). The envelope's time is the state's
+// timestamp to the second, as in the documented samples.
+func StateChangeEvent(id string, a Alarm, state State, previous *State, cfg Configuration) Event {
+	return Event{
+		Version: "0", ID: id, DetailType: DetailTypeStateChange, Source: Source,
+		Account: a.Account, Time: state.Timestamp.UTC().Truncate(time.Second), Region: a.Region,
+		Resources: []string{a.ARN},
+		Detail:    Detail{AlarmName: a.Name, State: state, PreviousState: previous, Configuration: cfg},
+	}
+}
+
+// AlarmActionPayload builds the payload a CloudWatch alarm's direct Lambda
+// action sends when alarm a goes from previous to state.
+func AlarmActionPayload(a Alarm, state State, previous *State, cfg Configuration) ActionPayload {
+	return ActionPayload{
+		Source: Source, AlarmARN: a.ARN, AccountID: a.Account, Time: state.Timestamp, Region: a.Region,
+		AlarmData: AlarmData{AlarmName: a.Name, State: state, PreviousState: previous, Configuration: cfg},
+	}
+}

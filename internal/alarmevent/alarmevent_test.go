@@ -241,3 +241,30 @@ func TestChangeValidate(t *testing.T) {
 		t.Error("a change without a state validated")
 	}
 }
+
+// TestBuildersMatchTheSamples: events built with the constructors, from
+// the documented samples' parts, marshal to the documented JSON.
+func TestBuildersMatchTheSamples(t *testing.T) {
+	var e alarmevent.Event
+	raw := readSample(t, "eventbridge-single-metric.json")
+	decodeStrict(t, raw, &e)
+	built := alarmevent.StateChangeEvent(e.ID,
+		alarmevent.Alarm{Name: e.Detail.AlarmName, ARN: e.Resources[0], Account: e.Account, Region: e.Region},
+		e.Detail.State, e.Detail.PreviousState, e.Detail.Configuration)
+	b, err := json.Marshal(built)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameJSON(t, raw, b)
+
+	var p alarmevent.ActionPayload
+	raw = readSample(t, "lambda-action-composite.json")
+	decodeStrict(t, raw, &p)
+	builtP := alarmevent.AlarmActionPayload(
+		alarmevent.Alarm{Name: p.AlarmData.AlarmName, ARN: p.AlarmARN, Account: p.AccountID, Region: p.Region},
+		p.AlarmData.State, p.AlarmData.PreviousState, p.AlarmData.Configuration)
+	if b, err = json.Marshal(builtP); err != nil {
+		t.Fatal(err)
+	}
+	sameJSON(t, raw, b)
+}
