@@ -205,12 +205,12 @@ type StateChange struct {
 // AlarmsConfig configures the alarm evaluator.
 type AlarmsConfig struct {
 	Region, AccountID string
-	// TimeScale speeds the alarms up: a 60-second period lasts 60/TimeScale
-	// real seconds (default 1).
+	// TimeScale multiplies alarm periods, as the lab's Step Functions
+	// engine multiplies Wait durations: with 1/60 a 60-second period lasts
+	// one real second (default 1: real time).
 	TimeScale float64
 	// Interval is how often every alarm is evaluated (default: one minute
-	// divided by TimeScale, as CloudWatch evaluates every minute; at least
-	// 50 ms).
+	// times TimeScale, as CloudWatch evaluates every minute; at least 50 ms).
 	Interval time.Duration
 	// OnChange receives every state transition, in order, from the
 	// evaluator's goroutine (or SetState's caller).
@@ -243,7 +243,7 @@ func NewAlarms(store *Store, cfg AlarmsConfig) *Alarms {
 		cfg.TimeScale = 1
 	}
 	if cfg.Interval == 0 {
-		cfg.Interval = time.Duration(float64(time.Minute) / cfg.TimeScale)
+		cfg.Interval = time.Duration(float64(time.Minute) * cfg.TimeScale)
 	}
 	cfg.Interval = max(cfg.Interval, 50*time.Millisecond)
 	if cfg.Now == nil {
@@ -423,7 +423,7 @@ type datapoint struct {
 }
 
 // evaluate computes an alarm's state at now over its last
-// EvaluationPeriods periods (each lasting Period/TimeScale), ending at now.
+// EvaluationPeriods periods (each lasting Period×TimeScale), ending at now.
 // NOTE: CloudWatch's rule, applied here: when at least DatapointsToAlarm
 // datapoints exist in the range, only those are evaluated and
 // TreatMissingData does not matter; with fewer, missing datapoints are
@@ -439,9 +439,9 @@ func (a *Alarms) evaluate(s AlarmSpec, current StateValue, now time.Time) StateV
 		m = n
 	}
 	period := s.period()
-	width := time.Duration(float64(period) * float64(time.Second) / a.cfg.TimeScale)
+	width := time.Duration(float64(period) * float64(time.Second) * a.cfg.TimeScale)
 	w := Window{Start: now.Add(-time.Duration(n) * width), End: now, Width: func(p int) time.Duration {
-		return time.Duration(float64(p) * float64(time.Second) / a.cfg.TimeScale)
+		return time.Duration(float64(p) * float64(time.Second) * a.cfg.TimeScale)
 	}}
 	qs, id := s.queries()
 	vals, err := a.store.evaluate(qs, w)

@@ -6,7 +6,7 @@
 // TreatMissingData), whose state changes become the EventBridge
 // "CloudWatch Alarm State Change" event.
 //
-// Time runs at the lab's scale for alarms only: with TimeScale 60 a
+// Time runs at the lab's scale for alarms only: with TimeScale 1/60 a
 // 60-second alarm period lasts one real second and alarms are evaluated
 // every second, as CloudWatch does every minute. GetMetricData answers in
 // real time, bucketing from StartTime, so a function asking for "the

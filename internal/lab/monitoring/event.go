@@ -7,106 +7,65 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"time"
+
+	"github.com/relayshift/relayshift/internal/alarmevent"
 )
 
-// The EventBridge event CloudWatch sends on an alarm state change, shaped
-// as the samples of the CloudWatch user guide ("Alarm events and
-// EventBridge"): dimensions are a JSON map, reasonData a JSON string,
-// timestamps "2019-10-02T17:04:40.989+0000".
+// The EventBridge event CloudWatch sends on an alarm state change is built
+// with the project's own types (internal/alarmevent), shaped as the
+// samples of the CloudWatch user guide ("Alarm events and EventBridge"):
+// dimensions a JSON map, reasonData a JSON string, timestamps
+// "2019-10-02T17:04:40.989+0000".
 
-// Event is the "CloudWatch Alarm State Change" event.
-type Event struct {
-	Version    string      `json:"version"`
-	ID         string      `json:"id"`
-	DetailType string      `json:"detail-type"`
-	Source     string      `json:"source"`
-	Account    string      `json:"account"`
-	Time       string      `json:"time"`
-	Region     string      `json:"region"`
-	Resources  []string    `json:"resources"`
-	Detail     EventDetail `json:"detail"`
+func eventState(s StateValue) alarmevent.State {
+	return alarmevent.State{Value: s.Value, Reason: s.Reason, ReasonData: s.ReasonData, Timestamp: alarmevent.Timestamp{Time: s.Timestamp}}
 }
 
-// EventDetail is the event's detail.
-type EventDetail struct {
-	AlarmName     string             `json:"alarmName"`
-	State         EventState         `json:"state"`
-	PreviousState EventState         `json:"previousState"`
-	Configuration EventConfiguration `json:"configuration"`
-}
-
-// EventState is a state in the event.
-type EventState struct {
-	Value      string `json:"value"`
-	Reason     string `json:"reason"`
-	ReasonData string `json:"reasonData,omitempty"`
-	Timestamp  string `json:"timestamp"`
-}
-
-// EventConfiguration is the alarm's configuration in the event.
-type EventConfiguration struct {
-	Description string        `json:"description,omitempty"`
-	Metrics     []EventMetric `json:"metrics"`
-}
-
-// EventMetric is one metric of the configuration.
-type EventMetric struct {
-	ID         string           `json:"id"`
-	MetricStat *EventMetricStat `json:"metricStat,omitempty"`
-	Expression string           `json:"expression,omitempty"`
-	Label      string           `json:"label,omitempty"`
-	ReturnData bool             `json:"returnData"`
-}
-
-// EventMetricStat is a metric and statistic in the event.
-type EventMetricStat struct {
-	Metric struct {
-		Dimensions map[string]string `json:"dimensions"`
-		Name       string            `json:"name"`
-		Namespace  string            `json:"namespace"`
-	} `json:"metric"`
-	Period int    `json:"period"`
-	Stat   string `json:"stat"`
-	Unit   string `json:"unit,omitempty"`
-}
-
-func eventState(s StateValue) EventState {
-	return EventState{Value: s.Value, Reason: s.Reason, ReasonData: s.ReasonData, Timestamp: s.Timestamp.UTC().Format(cwTime)}
-}
-
-// Event returns the EventBridge event for the change.
-func (c StateChange) Event() Event {
-	al := c.Alarm
-	ev := Event{
-		Version: "0", ID: newEventID(), DetailType: "CloudWatch Alarm State Change", Source: "aws.cloudwatch",
-		Account: c.Account, Region: c.Region, Time: al.State.Timestamp.UTC().Format(time.RFC3339),
-		Resources: []string{al.ARN},
-		Detail: EventDetail{
-			AlarmName: al.AlarmName, State: eventState(al.State), PreviousState: eventState(c.Previous),
-			Configuration: EventConfiguration{Description: al.AlarmDescription, Metrics: []EventMetric{}},
-		},
-	}
+// configuration returns the alarm's configuration as the event carries it.
+func (al Alarm) configuration() alarmevent.Configuration {
+	cfg := alarmevent.Configuration{Description: al.AlarmDescription, Metrics: []alarmevent.Metric{}}
 	qs, _ := al.queries()
 	for i, q := range qs {
-		em := EventMetric{ID: q.ID, Expression: q.Expression, Label: q.Label, ReturnData: q.returns()}
+		m := alarmevent.Metric{ID: q.ID, Expression: q.Expression, Label: q.Label, ReturnData: q.returns(), Period: q.Period}
 		if len(al.Metrics) == 0 && i == 0 {
 			// NOTE: for a single-metric alarm CloudWatch reports a generated
 			// id (a UUID in the documented sample).
-			em.ID = stableUUID(al.ARN)
+			m.ID = stableUUID(al.ARN)
 		}
 		if ms := q.MetricStat; ms != nil {
-			st := &EventMetricStat{Period: ms.Period, Stat: ms.Stat, Unit: ms.Unit}
-			st.Metric.Name, st.Metric.Namespace = ms.Metric.MetricName, ms.Metric.Namespace
-			st.Metric.Dimensions = map[string]string{}
+			dims := map[string]string{}
 			for _, d := range ms.Metric.Dimensions {
-				st.Metric.Dimensions[d.Name] = d.Value
+				dims[d.Name] = d.Value
 			}
-			em.MetricStat = st
+			m.MetricStat = &alarmevent.MetricStat{
+				Metric: alarmevent.MetricName{Namespace: ms.Metric.Namespace, Name: ms.Metric.MetricName, Dimensions: dims},
+				Period: ms.Period, Stat: ms.Stat, Unit: ms.Unit,
+			}
 		}
-		ev.Detail.Configuration.Metrics = append(ev.Detail.Configuration.Metrics, em)
+		cfg.Metrics = append(cfg.Metrics, m)
 	}
-	return ev
+	return cfg
+}
+
+// Event returns the EventBridge "CloudWatch Alarm State Change" event for
+// the change.
+func (c StateChange) Event() alarmevent.Event {
+	prev := eventState(c.Previous)
+	return alarmevent.StateChangeEvent(newEventID(),
+		alarmevent.Alarm{Name: c.Alarm.AlarmName, ARN: c.Alarm.ARN, Account: c.Account, Region: c.Region},
+		eventState(c.Alarm.State), &prev, c.Alarm.configuration())
+}
+
+// EventJSON encodes an event as EventBridge delivers it (no HTML escaping:
+// "OK -> ALARM" stays readable).
+func EventJSON(e alarmevent.Event) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(e); err != nil {
+		panic(err) // strings, numbers and times always encode
+	}
+	return bytes.TrimSpace(b.Bytes())
 }
 
 func formatUUID(b []byte) string {
@@ -123,16 +82,4 @@ func newEventID() string {
 func stableUUID(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return formatUUID(h[:16])
-}
-
-// JSON encodes the event as EventBridge delivers it (no HTML escaping:
-// "OK -> ALARM" stays readable).
-func (e Event) JSON() []byte {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(e); err != nil {
-		panic(err) // plain strings and numbers always encode
-	}
-	return bytes.TrimSpace(b.Bytes())
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/relayshift/relayshift/internal/alarmevent"
 )
 
 var t0 = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
@@ -185,11 +187,11 @@ func TestAlarmEvaluation(t *testing.T) {
 			c := &clock{now: t0}
 			s := NewStore(c.Now)
 			var changes []StateChange
-			a := NewAlarms(s, AlarmsConfig{TimeScale: 60, Now: c.Now, OnChange: func(sc StateChange) { changes = append(changes, sc) }})
+			a := NewAlarms(s, AlarmsConfig{TimeScale: 1.0 / 60, Now: c.Now, OnChange: func(sc StateChange) { changes = append(changes, sc) }})
 			if err := a.Put(tc.spec); err != nil {
 				t.Fatal(err)
 			}
-			// With TimeScale 60, a 60-second period is one real second.
+			// With TimeScale 1/60, a 60-second period is one real second.
 			for i, mn := range tc.minutes {
 				base := t0.Add(time.Duration(i) * time.Second)
 				for r := range mn.requests {
@@ -231,7 +233,7 @@ func TestAlarmTreatMissingData(t *testing.T) {
 		t.Run(tmd, func(t *testing.T) {
 			c := &clock{now: t0}
 			s := NewStore(c.Now)
-			a := NewAlarms(s, AlarmsConfig{TimeScale: 60, Now: c.Now})
+			a := NewAlarms(s, AlarmsConfig{TimeScale: 1.0 / 60, Now: c.Now})
 			spec := AlarmSpec{AlarmName: "a", Namespace: "N", MetricName: "M", Statistic: "Sum", Period: 60,
 				EvaluationPeriods: 3, Threshold: ptr(1.0), ComparisonOperator: "GreaterThanOrEqualToThreshold", TreatMissingData: tmd}
 			if err := a.Put(spec); err != nil {
@@ -314,7 +316,7 @@ func TestStateChangeEventMatchesAWSShape(t *testing.T) {
 	c := &clock{now: t0}
 	s := NewStore(c.Now)
 	var changes []StateChange
-	a := NewAlarms(s, AlarmsConfig{TimeScale: 60, Now: c.Now, OnChange: func(sc StateChange) { changes = append(changes, sc) }})
+	a := NewAlarms(s, AlarmsConfig{TimeScale: 1.0 / 60, Now: c.Now, OnChange: func(sc StateChange) { changes = append(changes, sc) }})
 	spec := AlarmSpec{AlarmName: "relayshift-green-5xx-rate", AlarmDescription: "Green 5xx rate above 5%",
 		EvaluationPeriods: 1, Threshold: ptr(5.0), ComparisonOperator: "GreaterThanThreshold", TreatMissingData: MissingNotBreaching,
 		Metrics: []Query{
@@ -337,7 +339,7 @@ func TestStateChangeEventMatchesAWSShape(t *testing.T) {
 	ev := changes[0].Event()
 	ev.ID = "00000000-0000-0000-0000-000000000000"
 	var buf bytes.Buffer
-	if err := json.Indent(&buf, ev.JSON(), "", "  "); err != nil {
+	if err := json.Indent(&buf, EventJSON(ev), "", "  "); err != nil {
 		t.Fatal(err)
 	}
 	got := buf.Bytes()
@@ -351,6 +353,21 @@ func TestStateChangeEventMatchesAWSShape(t *testing.T) {
 	}
 	if diff := cmp.Diff(strings.TrimSpace(string(want)), string(got)); diff != "" {
 		t.Fatalf("event (-want +got):\n%s", diff)
+	}
+	// The project's own event type reads it strictly, and sees the change.
+	dec := json.NewDecoder(bytes.NewReader(got))
+	dec.DisallowUnknownFields()
+	var back alarmevent.Event
+	if err := dec.Decode(&back); err != nil {
+		t.Fatal(err)
+	}
+	ch := back.Change()
+	if ch.AlarmName != spec.AlarmName || ch.State.Value != StateAlarm || ch.PreviousState.Value != StateInsufficientData ||
+		ch.AlarmARN != "arn:aws:cloudwatch:us-east-1:123456789012:alarm:"+spec.AlarmName || ch.Validate() != nil {
+		t.Fatalf("change %+v", ch)
+	}
+	if r, err := ch.State.ParseReason(); err != nil || len(r.RecentDatapoints) != 1 || r.RecentDatapoints[0] != 10 {
+		t.Fatalf("reasonData %+v %v", r, err)
 	}
 	// The keys are those of the documented sample.
 	var doc map[string]any
