@@ -38,9 +38,11 @@ type Rule struct {
 
 // Delivery records one event's delivery to one target.
 type Delivery struct {
-	Rule      string
-	Function  string
-	EventID   string
+	Rule     string
+	Function string
+	EventID  string
+	// Event is the event delivered.
+	Event     []byte
 	Received  time.Time
 	Delivered time.Time
 	Attempts  int
@@ -163,7 +165,7 @@ func (b *Bus) deliver(r Rule, id string, event []byte, received time.Time) {
 		maxAge = 24 * time.Hour
 	}
 	scale := func(d time.Duration) time.Duration { return time.Duration(float64(d) * b.cfg.TimeScale) }
-	d := Delivery{Rule: r.Name, Function: r.Target.Function, EventID: id, Received: received}
+	d := Delivery{Rule: r.Name, Function: r.Target.Function, EventID: id, Event: event, Received: received}
 	invokeRetries, functionRetries := 0, 0
 	backoff := time.Second
 	for {

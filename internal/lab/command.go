@@ -1,0 +1,182 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/relayshift/relayshift/internal/lab/monitoring"
+)
+
+// Usage documents `relayshift lab`.
+const Usage = `usage: relayshift lab [flags]
+
+Runs the whole SAM application on this machine, on loopback: the ALB
+(production and test listeners in front of the blue and green targets),
+one AWS endpoint serving ELBv2, CloudWatch, Step Functions and Secrets
+Manager, the template's alarms and EventBridge rules, and the Lambda
+functions. It prints the endpoints and the environment to export, then
+runs until interrupted (Ctrl-C), and stops everything it started.
+
+The alarms, the rollback rule, the state machine and the functions'
+environment come from the SAM template; nothing is written twice.
+
+Flags:
+`
+
+// Main runs `relayshift lab` with args (after the subcommand name). It
+// returns the process exit code: 0 after a clean stop, 1 on a usage or
+// configuration error or a failure to start.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	flags := flag.NewFlagSet("relayshift lab", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	flags.Usage = func() {
+		fmt.Fprint(stderr, Usage)
+		flags.PrintDefaults()
+	}
+	var (
+		configPath = flags.String("config", "", "lab config (YAML); default: lab.yaml if it exists, else the built-in defaults")
+		template   = flags.String("template", "", "SAM template (overrides the config's template)")
+		endpoint   = flags.String("endpoint", "", "loopback address of the AWS endpoint (overrides the config), e.g. 127.0.0.1:4566")
+		timeScale  = flags.Float64("time-scale", 0, "factor applied to AWS-side durations (overrides the config); 0.0166 runs a minute in a second")
+		blue       = flags.String("blue", "", "comma-separated blue target URLs (overrides the config)")
+		green      = flags.String("green", "", "comma-separated green target URLs (overrides the config)")
+		fnEndpoint = flags.String("functions-endpoint", "", "run the functions through this Lambda invoke endpoint instead of in process")
+		verbose    = flags.Bool("verbose", false, "also print the functions' own logs")
+	)
+	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 1
+	}
+	if flags.NArg() > 0 {
+		fmt.Fprintf(stderr, "relayshift lab: unexpected argument %q\n", flags.Arg(0))
+		return 1
+	}
+	cfg := DefaultConfig()
+	path := *configPath
+	if path == "" {
+		if _, err := os.Stat("lab.yaml"); err == nil {
+			path = "lab.yaml"
+		}
+	}
+	if path != "" {
+		var err error
+		if cfg, err = LoadConfig(path); err != nil {
+			fmt.Fprintf(stderr, "relayshift lab: %v\n", err)
+			return 1
+		}
+	}
+	if *template != "" {
+		cfg.Template = *template
+	}
+	if *endpoint != "" {
+		cfg.Endpoint = *endpoint
+	}
+	if *timeScale != 0 {
+		cfg.TimeScale = *timeScale
+	}
+	if *blue != "" {
+		cfg.Blue.URLs = strings.Split(*blue, ",")
+	}
+	if *green != "" {
+		cfg.Green.URLs = strings.Split(*green, ",")
+	}
+	if *fnEndpoint != "" {
+		cfg.Functions = FunctionsConfig{Mode: FunctionsEndpoint, Endpoint: *fnEndpoint}
+	}
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintf(stderr, "relayshift lab: %v\n", err)
+		return 1
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	var fnLog io.Writer = io.Discard
+	if *verbose {
+		fnLog = stderr
+	}
+	l, err := Start(ctx, cfg, Options{Log: log, FunctionLog: fnLog})
+	if err != nil {
+		fmt.Fprintf(stderr, "relayshift lab: %v\n", err)
+		return 1
+	}
+	l.PrintSummary(stdout)
+	<-ctx.Done()
+	fmt.Fprintln(stderr, "relayshift lab: stopping")
+	cctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := l.Close(cctx); err != nil {
+		fmt.Fprintf(stderr, "relayshift lab: stop: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(stderr, "relayshift lab: stopped")
+	return 0
+}
+
+// PrintSummary writes the endpoints and the environment to export.
+func (l *Lab) PrintSummary(w io.Writer) {
+	speed := 1 / l.cfg.TimeScale
+	fmt.Fprintf(w, "relayshift lab: %s on loopback, AWS time %.0f× faster\n\n", l.Stack.StackName, speed)
+	fmt.Fprintf(w, "  AWS endpoint   %s  (%s)\n", l.endpoint, strings.Join(l.router.Services(), ", "))
+	weights := l.Production.Weights()
+	fmt.Fprintf(w, "  production     %s  (%s)\n", l.Production.URL(), l.describeWeights(weights))
+	fmt.Fprintf(w, "  test route     %s  (%s)\n", l.Test.URL(), l.describeWeights(l.Test.Weights()))
+	for _, tg := range []struct {
+		name string
+		urls []string
+	}{{"blue", l.cfg.Blue.URLs}, {"green", l.cfg.Green.URLs}} {
+		t := strings.Join(tg.urls, " ")
+		if t == "" {
+			t = "(none registered)"
+		}
+		fmt.Fprintf(w, "  %-14s %s\n", tg.name+" targets", t)
+	}
+	alarms, _ := l.Alarms.Describe(monitoring.AlarmFilter{})
+	fmt.Fprintf(w, "  alarms         %d from %s\n", len(alarms), l.cfg.Template)
+	for _, r := range l.Bus.Rules() {
+		fmt.Fprintf(w, "  rule           %s -> %s\n", r.Name, r.Target.Function)
+	}
+	fmt.Fprintf(w, "  colour header  %s\n\n", l.LB.ColourHeader())
+	fmt.Fprintln(w, "Point the functions and the CLI at the lab:")
+	env := l.Env()
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		fmt.Fprintf(w, "  export %s=%s\n", k, shellQuote(env[k]))
+	}
+	fmt.Fprintln(w, "\nCtrl-C stops the lab.")
+}
+
+func (l *Lab) describeWeights(w map[string]int) string {
+	total := 0
+	for _, v := range w {
+		total += v
+	}
+	var parts []string
+	for _, tg := range []struct{ colour, arn string }{{"blue", l.Blue.ARN()}, {"green", l.Green.ARN()}} {
+		if v, ok := w[tg.arn]; ok && total > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d%%", tg.colour, v*100/total))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=,+@%", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,214 @@
+package lab
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Duration is a time.Duration written as a Go duration string ("1.5s") in
+// the lab config.
+type Duration time.Duration
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration like 500ms or 2s", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Config is the lab's configuration (lab.yaml). Every field has a default;
+// see DefaultConfig.
+type Config struct {
+	// Template is the SAM template the alarms, the EventBridge rules, the
+	// state machine and the functions' environment are read from.
+	Template string `yaml:"template"`
+	// StackName names the stack the template is "deployed" as.
+	StackName string `yaml:"stackName"`
+	Region    string `yaml:"region"`
+	AccountID string `yaml:"accountId"`
+	// TimeScale multiplies every AWS-side duration: Wait states and retry
+	// intervals of the state machine, alarm periods, EventBridge retry
+	// delays. 1/60 makes a minute last a second; 1 is real time.
+	TimeScale float64 `yaml:"timeScale"`
+	// Endpoint is the loopback address of the AWS endpoint (ELBv2,
+	// CloudWatch, Step Functions, Secrets Manager).
+	Endpoint string `yaml:"endpoint"`
+	// LoadBalancer configures the ALB.
+	LoadBalancer LoadBalancerConfig `yaml:"loadBalancer"`
+	// Blue and Green are the colours' targets.
+	Blue  ColourConfig `yaml:"blue"`
+	Green ColourConfig `yaml:"green"`
+	// Parameters override template parameters. The ones the lab's own
+	// resources determine (listener, target groups...) are filled in from
+	// the functions' RELAYSHIFT_* environment in the template.
+	Parameters map[string]string `yaml:"parameters"`
+	// Secrets are served by Secrets Manager GetSecretValue (name: value).
+	Secrets map[string]string `yaml:"secrets"`
+	// Functions says how the Lambda functions run.
+	Functions FunctionsConfig `yaml:"functions"`
+}
+
+// LoadBalancerConfig configures the lab's ALB.
+type LoadBalancerConfig struct {
+	Name string `yaml:"name"`
+	// Production and Test are the listeners' loopback addresses. The test
+	// listener reaches only the candidate colour: it forwards to the colour
+	// that does not carry production traffic, and follows each promotion
+	// or rollback.
+	Production string `yaml:"production"`
+	Test       string `yaml:"test"`
+	// Rule, when set, adds a listener rule to the production listener that
+	// carries the blue/green split (RELAYSHIFT_RULE_ARN) instead of the
+	// default action.
+	Rule *RuleConfig `yaml:"rule"`
+	// Stickiness enables target-group stickiness on the split (seconds; 0:
+	// off).
+	StickinessSeconds int `yaml:"stickinessSeconds"`
+	// ColourHeader names the response header carrying the serving colour.
+	ColourHeader string `yaml:"colourHeader"`
+	// HealthCheck of both target groups.
+	HealthCheck HealthCheckConfig `yaml:"healthCheck"`
+	// DeregistrationDelay is how long a deregistered target drains.
+	DeregistrationDelay Duration `yaml:"deregistrationDelay"`
+	// Stable is the colour carrying all production traffic at start.
+	Stable string `yaml:"stable"`
+}
+
+// RuleConfig is a listener rule on path patterns.
+type RuleConfig struct {
+	Priority     int      `yaml:"priority"`
+	PathPatterns []string `yaml:"pathPatterns"`
+}
+
+// HealthCheckConfig configures target health checks.
+type HealthCheckConfig struct {
+	Path               string   `yaml:"path"`
+	Interval           Duration `yaml:"interval"`
+	Timeout            Duration `yaml:"timeout"`
+	HealthyThreshold   int      `yaml:"healthyThreshold"`
+	UnhealthyThreshold int      `yaml:"unhealthyThreshold"`
+	Matcher            string   `yaml:"matcher"`
+}
+
+// ColourConfig lists a colour's targets.
+type ColourConfig struct {
+	// URLs are targets already running (relays, or anything HTTP).
+	URLs []string `yaml:"urls"`
+}
+
+// Function modes.
+const (
+	FunctionsInProcess = "in-process"
+	FunctionsEndpoint  = "endpoint"
+)
+
+// FunctionsConfig says how Lambda functions run.
+type FunctionsConfig struct {
+	// Mode is "in-process" (the handlers of internal/functions, the same
+	// code as the bootstraps) or "endpoint" (a Lambda invoke endpoint:
+	// `sam local start-lambda`, aws-lambda-rie).
+	Mode string `yaml:"mode"`
+	// Endpoint is the invoke endpoint's base URL in endpoint mode; the lab
+	// POSTs /2015-03-31/functions/<name>/invocations.
+	Endpoint string `yaml:"endpoint"`
+	// Timeout bounds one invocation in process (default: the function's
+	// Timeout in the template).
+	Timeout Duration `yaml:"timeout"`
+}
+
+// DefaultConfig returns the lab's defaults: the template in the working
+// directory, time 60 times faster, fixed loopback ports.
+func DefaultConfig() Config {
+	return Config{
+		Template: "template.yaml", StackName: "relayshift", Region: "us-east-1", AccountID: "123456789012",
+		TimeScale: 1.0 / 60, Endpoint: "127.0.0.1:4566",
+		LoadBalancer: LoadBalancerConfig{
+			Name: "relay", Production: "127.0.0.1:8080", Test: "127.0.0.1:8081", Stable: "blue",
+			HealthCheck: HealthCheckConfig{Path: "/health", Interval: Duration(time.Second), Timeout: Duration(500 * time.Millisecond),
+				HealthyThreshold: 2, UnhealthyThreshold: 2, Matcher: "200"},
+			DeregistrationDelay: Duration(5 * time.Second),
+		},
+		Functions: FunctionsConfig{Mode: FunctionsInProcess},
+	}
+}
+
+// LoadConfig reads a lab config over the defaults, strictly (unknown keys
+// are errors). Relative paths in it are relative to its directory.
+func LoadConfig(path string) (Config, error) {
+	cfg := DefaultConfig()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		return cfg, fmt.Errorf("%s: %w", path, err)
+	}
+	if !filepath.IsAbs(cfg.Template) {
+		cfg.Template = filepath.Join(filepath.Dir(path), cfg.Template)
+	}
+	return cfg, cfg.Validate()
+}
+
+// Validate reports every problem of the configuration.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.TimeScale <= 0 || c.TimeScale > 1 {
+		bad("timeScale %v: want a factor in (0, 1], e.g. 0.0166 for 60 times faster", c.TimeScale)
+	}
+	for name, addr := range map[string]string{"endpoint": c.Endpoint, "loadBalancer.production": c.LoadBalancer.Production, "loadBalancer.test": c.LoadBalancer.Test} {
+		if err := loopback(addr); err != nil {
+			bad("%s: %v", name, err)
+		}
+	}
+	if s := c.LoadBalancer.Stable; s != "blue" && s != "green" {
+		bad("loadBalancer.stable %q: want blue or green", s)
+	}
+	for colour, cc := range map[string]ColourConfig{"blue": c.Blue, "green": c.Green} {
+		for _, u := range cc.URLs {
+			if p, err := url.Parse(u); err != nil || p.Scheme != "http" || p.Host == "" {
+				bad("%s.urls: %q is not an http:// URL", colour, u)
+			}
+		}
+	}
+	switch c.Functions.Mode {
+	case FunctionsInProcess:
+	case FunctionsEndpoint:
+		if c.Functions.Endpoint == "" {
+			bad("functions.endpoint is required in endpoint mode")
+		}
+	default:
+		bad("functions.mode %q: want %s or %s", c.Functions.Mode, FunctionsInProcess, FunctionsEndpoint)
+	}
+	if r := c.LoadBalancer.Rule; r != nil && (r.Priority < 1 || r.Priority > 50000 || len(r.PathPatterns) == 0) {
+		bad("loadBalancer.rule: want a priority in 1-50000 and at least one path pattern")
+	}
+	return errors.Join(errs...)
+}
+
+// loopback checks that addr is host:port on a loopback host: the lab never
+// listens on other interfaces.
+func loopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q: want host:port", addr)
+	}
+	if ip, err := netip.ParseAddr(host); host == "localhost" || err == nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("%q: the lab listens on loopback addresses only", addr)
+}

@@ -1,0 +1,255 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+
+	"github.com/relayshift/relayshift/internal/alarmevent"
+	"github.com/relayshift/relayshift/internal/lab/loadbalancer"
+)
+
+// relay is a stand-in relay: /health answers 200; other paths answer 200,
+// or 500 for every failEvery-th request when failEvery > 0.
+func relay(t *testing.T, name string, failEvery *atomic.Int64) *httptest.Server {
+	t.Helper()
+	var n atomic.Int64
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" {
+			return
+		}
+		if k := failEvery.Load(); k > 0 && n.Add(1)%k == 0 {
+			http.Error(w, "upstream failed", http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintf(w, `{"served_by":%q}`, name)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func testConfig(t *testing.T, blue, green []string) Config {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Template = filepath.Join("testdata", "template.yaml")
+	cfg.Endpoint, cfg.LoadBalancer.Production, cfg.LoadBalancer.Test = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.TimeScale = 1.0 / 600 // a 60-second alarm period lasts 100 ms
+	cfg.LoadBalancer.HealthCheck.Interval = Duration(50 * time.Millisecond)
+	cfg.LoadBalancer.HealthCheck.Timeout = Duration(40 * time.Millisecond)
+	cfg.LoadBalancer.HealthCheck.HealthyThreshold = 1
+	cfg.Blue.URLs, cfg.Green.URLs = blue, green
+	return cfg
+}
+
+func startLab(t *testing.T, cfg Config) *Lab {
+	t.Helper()
+	l, err := Start(context.Background(), cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close(context.Background()) })
+	return l
+}
+
+func (l *Lab) awsConfig() aws.Config {
+	return aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("t", "t", ""), BaseEndpoint: aws.String(l.Endpoint())}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func get(t *testing.T, url string) (colour string, status int) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.Header.Get(loadbalancer.DefaultColourHeader), resp.StatusCode
+}
+
+func TestLabFromTemplate(t *testing.T) {
+	var never atomic.Int64
+	l := startLab(t, testConfig(t, []string{relay(t, "b1", &never).URL}, []string{relay(t, "g1", &never).URL}))
+
+	env := l.Env()
+	for k, want := range map[string]string{
+		"AWS_ENDPOINT_URL":                  l.Endpoint(),
+		"RELAYSHIFT_LISTENER_ARN":           l.Production.ARN(),
+		"RELAYSHIFT_BLUE_TARGET_GROUP_ARN":  l.Blue.ARN(),
+		"RELAYSHIFT_GREEN_TARGET_GROUP_ARN": l.Green.ARN(),
+		"RELAYSHIFT_ALARM_PREFIX":           "relayshift-relay-",
+		"RELAYSHIFT_STATE_MACHINE_ARN":      "arn:aws:states:us-east-1:123456789012:stateMachine:relayshift-deploy",
+	} {
+		if env[k] != want {
+			t.Errorf("%s = %q, want %q", k, env[k], want)
+		}
+	}
+	if _, ok := env["RELAYSHIFT_RULE_ARN"]; ok {
+		t.Error("empty RELAYSHIFT_RULE_ARN exported")
+	}
+
+	// The template's alarms, read back through the CloudWatch API.
+	cw := cloudwatch.NewFromConfig(l.awsConfig())
+	out, err := cw.DescribeAlarms(context.Background(), &cloudwatch.DescribeAlarmsInput{AlarmNamePrefix: aws.String("relayshift-relay-")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, a := range out.MetricAlarms {
+		names = append(names, aws.ToString(a.AlarmName))
+	}
+	if strings.Join(names, " ") != "relayshift-relay-green-5xx-rate relayshift-relay-green-p99-latency relayshift-relay-green-unhealthy-hosts" {
+		t.Fatalf("alarms %v", names)
+	}
+	dims := out.MetricAlarms[0].Metrics[0].MetricStat.Metric.Dimensions
+	if aws.ToString(dims[0].Value) != l.LB.Dimension() || aws.ToString(dims[1].Value) != l.Green.Dimension() {
+		t.Fatalf("alarm dimensions %v %v, want the lab's %s %s", aws.ToString(dims[0].Value), aws.ToString(dims[1].Value), l.LB.Dimension(), l.Green.Dimension())
+	}
+	if rules := l.Bus.Rules(); len(rules) != 1 || rules[0].Target.Function != "relayshift-RollbackFunction" {
+		t.Fatalf("rules %+v", rules)
+	}
+
+	// Production serves blue; the test route reaches only green.
+	waitFor(t, "targets healthy", func() bool {
+		c, s := get(t, l.Test.URL()+"/v1/models")
+		return c == "green" && s == 200
+	})
+	for range 10 {
+		if c, _ := get(t, l.Production.URL()+"/v1/models"); c != "blue" {
+			t.Fatalf("production served %q", c)
+		}
+	}
+	// Promotion through the ELBv2 API: the test route follows the new
+	// candidate.
+	elb := elbv2.NewFromConfig(l.awsConfig())
+	if _, err := elb.ModifyListener(context.Background(), &elbv2.ModifyListenerInput{ListenerArn: aws.String(l.Production.ARN()),
+		DefaultActions: []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, ForwardConfig: &elbtypes.ForwardActionConfig{TargetGroups: []elbtypes.TargetGroupTuple{
+			{TargetGroupArn: aws.String(l.Blue.ARN()), Weight: aws.Int32(0)}, {TargetGroupArn: aws.String(l.Green.ARN()), Weight: aws.Int32(100)}}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := get(t, l.Production.URL()+"/"); c != "green" {
+		t.Fatalf("after promotion production served %q", c)
+	}
+	if c, _ := get(t, l.Test.URL()+"/"); c != "blue" {
+		t.Fatalf("after promotion the test route reached %q, want the new candidate blue", c)
+	}
+}
+
+// A 5xx storm on green drives the template's alarm into ALARM, and the
+// state change reaches the rollback function through the template's rule
+// as the AWS-shaped event.
+func TestAlarmPathReachesRollbackFunction(t *testing.T) {
+	var never, failing atomic.Int64
+	failing.Store(2) // every second green request fails: a 50% 5xx rate
+	l := startLab(t, testConfig(t, []string{relay(t, "b1", &never).URL}, []string{relay(t, "g1", &failing).URL}))
+	waitFor(t, "green healthy", func() bool { _, s := get(t, l.Test.URL()+"/health"); return s == 200 })
+
+	// Traffic through the test route until the alarm fires (two 100 ms
+	// periods of breaching datapoints), bounded.
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 5000; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			resp, err := http.Get(l.Test.URL() + "/v1/chat/completions")
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	cw := cloudwatch.NewFromConfig(l.awsConfig())
+	waitFor(t, "the 5xx-rate alarm in ALARM", func() bool {
+		out, err := cw.DescribeAlarms(context.Background(), &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{"relayshift-relay-green-5xx-rate"}})
+		return err == nil && len(out.MetricAlarms) == 1 && out.MetricAlarms[0].StateValue == cwtypes.StateValueAlarm
+	})
+	close(stop)
+	<-done
+	waitFor(t, "the rollback function invoked", func() bool { return len(l.Bus.Deliveries()) > 0 })
+	d := l.Bus.Deliveries()[0]
+	if d.Function != "relayshift-RollbackFunction" {
+		t.Fatalf("delivered to %s", d.Function)
+	}
+	dec := json.NewDecoder(bytes.NewReader(d.Event))
+	dec.DisallowUnknownFields()
+	var ev alarmevent.Event
+	if err := dec.Decode(&ev); err != nil {
+		t.Fatalf("event %s: %v", d.Event, err)
+	}
+	ch := ev.Change()
+	if ch.AlarmName != "relayshift-relay-green-5xx-rate" || ch.State.Value != "ALARM" || ev.DetailType != alarmevent.DetailTypeStateChange || ev.Source != "aws.cloudwatch" {
+		t.Fatalf("event %+v", ev)
+	}
+	r, err := ch.State.ParseReason()
+	if err != nil || len(r.RecentDatapoints) == 0 || r.RecentDatapoints[0] <= 5 {
+		t.Fatalf("reason data %+v %v (%s)", r, err, ch.State.Reason)
+	}
+	t.Logf("alarm reason: %s", ch.State.Reason)
+	t.Logf("delivery: attempts %d, error %q, response %s", d.Attempts, d.Err, d.Response)
+}
+
+func TestLabStopsEverything(t *testing.T) {
+	var never atomic.Int64
+	l, err := Start(context.Background(), testConfig(t, []string{relay(t, "b", &never).URL}, nil), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs := []string{strings.TrimPrefix(l.Endpoint(), "http://"), strings.TrimPrefix(l.Production.URL(), "http://"), strings.TrimPrefix(l.Test.URL(), "http://")}
+	if err := l.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if c, err := net.DialTimeout("tcp", a, time.Second); err == nil {
+			c.Close()
+			t.Errorf("%s still listening after Close", a)
+		}
+	}
+}
+
+func TestConfigRejectsBadValues(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Endpoint = "0.0.0.0:4566"
+	cfg.TimeScale = 2
+	cfg.LoadBalancer.Stable = "red"
+	cfg.Blue.URLs = []string{"ftp://x"}
+	cfg.Functions.Mode = "lambda"
+	err := cfg.Validate()
+	for _, want := range []string{"endpoint", "timeScale", "stable", "blue.urls", "functions.mode"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not name %s", err, want)
+		}
+	}
+}
