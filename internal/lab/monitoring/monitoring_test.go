@@ -94,9 +94,9 @@ func TestGetMetricDataMathAndNoData(t *testing.T) {
 		}
 	}
 	want := map[string][]float64{
-		"rate":   {5, 0},       // minute 2 has no requests: no datapoint
-		"raw":    {5},          // without FILL the quiet minute disappears
-		"ifrate": {5, 0},       // IF over mreq's datapoints
+		"rate":   {5, 0}, // minute 2 has no requests: no datapoint
+		"raw":    {5},    // without FILL the quiet minute disappears
+		"ifrate": {5, 0}, // IF over mreq's datapoints
 		"total":  {150, 150, 150},
 		"arr":    {105, 50, 0}, // FILL gives m5xx a value on every bucket
 		"neg":    {-6, -6, -6},

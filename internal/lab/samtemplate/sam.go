@@ -15,7 +15,7 @@ import (
 type Stack struct {
 	T *Template
 	// Params are the bound parameter values (Template.Bind).
-	Params                               map[string]string
+	Params                                  map[string]string
 	Region, AccountID, StackName, Partition string
 }
 
