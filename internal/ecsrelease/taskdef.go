@@ -26,6 +26,11 @@ func ReadOnlyFields() []string {
 // index i. tags are td's tags (DescribeTaskDefinition with Include TAGS);
 // they are kept, except aws:-prefixed ones, which are AWS's own.
 //
+// NOTE: a container's cpu of 0 (what DescribeTaskDefinition reports when
+// none was registered) is not sent back: ContainerDefinition.Cpu is a plain
+// int32 in the SDK and its zero value is not serialised, and ECS reads an
+// absent cpu as 0 (see the golden test).
+//
 // NOTE: tags whose key starts with "aws:" are reserved for AWS and cannot
 // be set by users (Amazon ECS tagging restrictions), so they are not sent.
 func CopyTaskDefinition(td *types.TaskDefinition, tags []types.Tag, i int, image string) *ecs.RegisterTaskDefinitionInput {
