@@ -22,7 +22,7 @@ const arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:relay/api-key-
 func TestParse(t *testing.T) {
 	for _, tc := range []struct {
 		name, secret, key string
-		code             deploy.Code
+		code              deploy.Code
 	}{
 		{"raw", "sk-live-123\n", "sk-live-123", ""},
 		{"json", `{"apiKey":"sk-live-123","note":"rotated 2026-11"}`, "sk-live-123", ""},

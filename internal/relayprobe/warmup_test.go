@@ -152,17 +152,21 @@ func TestWarmupFailureClasses(t *testing.T) {
 			reason:   "connection closed before the answer was complete",
 		},
 		{
-			name:    "slow first token",
-			sim:     relaysim.Config{Faults: relaysim.Faults{FirstTokenDelay: relaysim.Duration(150 * time.Millisecond)}},
-			tweak:   func(c *relayprobe.WarmupConfig) { c.Requests, c.Streams, c.Concurrency, c.MaxP95TTFT = 1, 2, 3, 50*time.Millisecond },
+			name: "slow first token",
+			sim:  relaysim.Config{Faults: relaysim.Faults{FirstTokenDelay: relaysim.Duration(150 * time.Millisecond)}},
+			tweak: func(c *relayprobe.WarmupConfig) {
+				c.Requests, c.Streams, c.Concurrency, c.MaxP95TTFT = 1, 2, 3, 50*time.Millisecond
+			},
 			class:   relayprobe.SlowTTFT,
 			reason:  "p95 time to first token",
 			timeout: 10 * time.Second,
 		},
 		{
-			name:   "slow answers",
-			sim:    relaysim.Config{Faults: relaysim.Faults{Latency: relaysim.Duration(150 * time.Millisecond)}},
-			tweak:  func(c *relayprobe.WarmupConfig) { c.Requests, c.Streams, c.Concurrency, c.MaxP95Latency = 2, 1, 3, 50*time.Millisecond },
+			name: "slow answers",
+			sim:  relaysim.Config{Faults: relaysim.Faults{Latency: relaysim.Duration(150 * time.Millisecond)}},
+			tweak: func(c *relayprobe.WarmupConfig) {
+				c.Requests, c.Streams, c.Concurrency, c.MaxP95Latency = 2, 1, 3, 50*time.Millisecond
+			},
 			class:  relayprobe.SlowLatency,
 			reason: "p95 latency",
 		},
