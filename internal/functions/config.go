@@ -34,6 +34,13 @@ type Config struct {
 	// RELAYSHIFT_STATE_MACHINE_ARN (needed by rollback; the pipeline
 	// functions derive it from their execution).
 	StateMachineARN string
+	// ECS names the cluster and the colours' services (release mode ecs;
+	// optional in mode external, where Release then verifies the
+	// candidate). RELAYSHIFT_ECS_* (config_candidate.go).
+	ECS ECSConfig
+	// Candidate configures the health check and warm-up through the test
+	// route. RELAYSHIFT_TEST_*, RELAYSHIFT_WARMUP_*... (config_candidate.go).
+	Candidate CandidateConfig
 }
 
 // Release modes.
@@ -119,6 +126,7 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 	if c.BlueTargetGroupARN != "" && c.BlueTargetGroupARN == c.GreenTargetGroupARN {
 		bad(EnvGreenTG, "blue and green must be different target groups")
 	}
+	c.loadCandidate(get, bad)
 	if len(errs) > 0 {
 		return Config{}, deploy.Errorf(deploy.InvalidConfig, "%w", errors.Join(errs...))
 	}

@@ -15,7 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/relayshift/relayshift/internal/alb"
+	"github.com/relayshift/relayshift/internal/apikey"
 	"github.com/relayshift/relayshift/internal/deploy"
+	"github.com/relayshift/relayshift/internal/ecsrelease"
 	"github.com/relayshift/relayshift/internal/stepfn"
 )
 
@@ -47,6 +49,12 @@ func All() []Function {
 	return []Function{
 		{Name: "preflight", LogicalID: "PreflightFunction", Build: Preflight,
 			IAMActions: actions(alb.ReadActions(), alb.TagActions(), stepfn.ReadActions())},
+		{Name: "release", LogicalID: "ReleaseFunction", Build: Release,
+			IAMActions: actions(ecsrelease.ReadActions(), ecsrelease.WriteActions())},
+		{Name: "healthcheck", LogicalID: "HealthCheckFunction", Build: HealthCheck,
+			IAMActions: actions(alb.HealthActions(), apikey.ReadActions())},
+		{Name: "warmup", LogicalID: "WarmUpFunction", Build: WarmUp,
+			IAMActions: actions(apikey.ReadActions())},
 		{Name: "shift", LogicalID: "ShiftFunction", Build: Shift,
 			IAMActions: actions(alb.ReadActions(), alb.WriteActions(), alb.TagActions(), alb.HealthActions(), stepfn.ReadActions())},
 		{Name: "finalize", LogicalID: "FinalizeFunction", Build: Finalize,
