@@ -21,6 +21,13 @@ func ReadOnlyFields() []string {
 	}
 }
 
+// NotCopiedFields are the RegisterTaskDefinition fields a copy leaves out.
+//
+// NOTE: InferenceAccelerators (Amazon Elastic Inference) is deprecated in
+// the SDK ("This feature is no longer available"): no running task
+// definition can depend on it, so it is not sent.
+func NotCopiedFields() []string { return []string{"InferenceAccelerators"} }
+
 // CopyTaskDefinition returns the RegisterTaskDefinition input that registers
 // a new revision of td identical to it but for the image of container
 // index i. tags are td's tags (DescribeTaskDefinition with Include TAGS);
@@ -45,7 +52,6 @@ func CopyTaskDefinition(td *types.TaskDefinition, tags []types.Tag, i int, image
 		EphemeralStorage:              td.EphemeralStorage,
 		ExecutionRoleArn:              td.ExecutionRoleArn,
 		TaskRoleArn:                   td.TaskRoleArn,
-		InferenceAccelerators:         td.InferenceAccelerators,
 		IpcMode:                       td.IpcMode,
 		PidMode:                       td.PidMode,
 		NetworkMode:                   td.NetworkMode,

@@ -277,7 +277,7 @@ func (f *ECS) RegisterTaskDefinition(_ context.Context, in *ecs.RegisterTaskDefi
 	td := f.register(types.TaskDefinition{
 		Family: in.Family, ContainerDefinitions: in.ContainerDefinitions, Cpu: in.Cpu, Memory: in.Memory,
 		EnableFaultInjection: in.EnableFaultInjection, EphemeralStorage: in.EphemeralStorage,
-		ExecutionRoleArn: in.ExecutionRoleArn, TaskRoleArn: in.TaskRoleArn, InferenceAccelerators: in.InferenceAccelerators,
+		ExecutionRoleArn: in.ExecutionRoleArn, TaskRoleArn: in.TaskRoleArn,
 		IpcMode: in.IpcMode, PidMode: in.PidMode, NetworkMode: in.NetworkMode, PlacementConstraints: in.PlacementConstraints,
 		ProxyConfiguration: in.ProxyConfiguration, RequiresCompatibilities: in.RequiresCompatibilities,
 		RuntimePlatform: in.RuntimePlatform, TrustedExecutionConfiguration: in.TrustedExecutionConfiguration, Volumes: in.Volumes,
