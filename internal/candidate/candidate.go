@@ -166,6 +166,17 @@ type WarmUp struct {
 	Probe  *relayprobe.Client
 	Config relayprobe.WarmupConfig
 	Now    func() time.Time
+	// DeadlineMargin is kept free before the invocation's deadline to
+	// report the result; default 3 s.
+	DeadlineMargin time.Duration
+}
+
+// Margin returns DeadlineMargin or its default.
+func (w *WarmUp) Margin() time.Duration {
+	if w.DeadlineMargin > 0 {
+		return w.DeadlineMargin
+	}
+	return 3 * time.Second
 }
 
 // Handle runs the warm-up. Errors: InvalidInput, WarmupFailed (naming each
@@ -177,6 +188,13 @@ func (w *WarmUp) Handle(ctx context.Context, log *slog.Logger, in Input) (Warmup
 	rec := in.Deployment
 	log = log.With("deployment", rec.ID, "colour", rec.Candidate)
 	started := w.Now().UTC()
+	// Finish (and report WarmupFailed) before the function's own timeout
+	// kills it without a named error.
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-w.Margin()))
+		defer cancel()
+	}
 	log.Info("warming up", "url", w.Probe.URL(), "models", w.Config.Models, "requests", w.Config.Requests,
 		"streams", w.Config.Streams, "concurrency", w.Config.Concurrency)
 	rep, err := relayprobe.Warmup(ctx, w.Probe, w.Config)

@@ -298,3 +298,20 @@ func TestWarmUpLogsNeverCarryTheKey(t *testing.T) {
 		t.Fatalf("the API key appears in the logs:\n%s", buf.String())
 	}
 }
+
+// TestWarmUpStopsBeforeTheFunctionTimeout: a warm-up that cannot finish
+// reports WarmupFailed (timeout) while the invocation still has time,
+// instead of being killed by the Lambda timeout without a named error.
+func TestWarmUpStopsBeforeTheFunctionTimeout(t *testing.T) {
+	srv := sim(t, relaysim.Config{Faults: relaysim.Faults{Latency: relaysim.Duration(time.Minute)}})
+	w := warmUp(probe(t, srv.URL, testKey), "sim-small")
+	w.DeadlineMargin = 2 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), w.DeadlineMargin+300*time.Millisecond)
+	defer cancel()
+	_, err := w.Handle(ctx, discard(), input())
+	wantCode(t, err, deploy.WarmupFailed, `model "sim-small" timeout:`)
+	if ctx.Err() != nil {
+		t.Fatalf("the warm-up used up the invocation's time: %v", err)
+	}
+	t.Logf("%v", err)
+}

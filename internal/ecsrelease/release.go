@@ -253,6 +253,9 @@ func (r *Release) check(ctx context.Context, log *slog.Logger, rec deploy.Record
 	if prev.TaskDefinition == "" {
 		return Output{}, deploy.Errorf(deploy.InvalidInput, "release output in progress names no task definition")
 	}
+	if r.API == nil {
+		return Output{}, deploy.Errorf(deploy.InvalidInput, "release output in progress, but this function has no ECS services configured")
+	}
 	out.Checks++
 	svc, err := describeService(ctx, r.API, out.Cluster, out.Service)
 	if err != nil {

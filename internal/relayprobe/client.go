@@ -14,6 +14,10 @@ import (
 	"time"
 )
 
+// errRequestTimeout is the cause of a request's own timeout, told apart
+// from its caller's context ending.
+var errRequestTimeout = errors.New("request timeout")
+
 // Class names why a probe failed. The empty Class is success.
 type Class string
 
@@ -190,6 +194,9 @@ func (c *Client) request(ctx context.Context, method, path string, body []byte, 
 func (c *Client) transportFailure(ctx context.Context, op string, err error) *Failure {
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil || (errors.As(err, &ne) && ne.Timeout()) {
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, errRequestTimeout) {
+			return &Failure{Class: Timeout, Detail: fmt.Sprintf("%s: stopped before an answer (%v)", op, cause)}
+		}
 		return &Failure{Class: Timeout, Detail: fmt.Sprintf("%s: no answer within %s", op, c.Timeout)}
 	}
 	// *url.Error repeats the URL, which carries no secret; keep the
@@ -239,7 +246,7 @@ func (c *Client) statusFailure(resp *http.Response) *Failure {
 // Get sends GET path (no API key) and returns the status. A transport
 // failure is a *Failure (timeout or connection).
 func (c *Client) Get(ctx context.Context, path string) (int, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, c.Timeout, errRequestTimeout)
 	defer cancel()
 	req, err := c.request(ctx, http.MethodGet, path, nil, false)
 	if err != nil {
@@ -256,7 +263,7 @@ func (c *Client) Get(ctx context.Context, path string) (int, error) {
 
 // Models lists the model ids of GET /v1/models. Errors are *Failure.
 func (c *Client) Models(ctx context.Context) ([]string, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, c.Timeout, errRequestTimeout)
 	defer cancel()
 	req, err := c.request(ctx, http.MethodGet, "/v1/models", nil, true)
 	if err != nil {
@@ -328,7 +335,7 @@ func (c *Client) chatBody(model string, maxTokens int, stream bool) []byte {
 // empty, usage).
 func (c *Client) Chat(ctx context.Context, model string, maxTokens int) Result {
 	res := Result{Model: model}
-	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, c.Timeout, errRequestTimeout)
 	defer cancel()
 	req, err := c.request(ctx, http.MethodPost, "/v1/chat/completions", c.chatBody(model, maxTokens, false), true)
 	if err != nil {
@@ -398,7 +405,7 @@ func checkCompletion(b []byte) *Failure {
 // is the time to the first non-empty delta.content.
 func (c *Client) Stream(ctx context.Context, model string, maxTokens int) Result {
 	res := Result{Model: model, Stream: true}
-	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, c.Timeout, errRequestTimeout)
 	defer cancel()
 	req, err := c.request(ctx, http.MethodPost, "/v1/chat/completions", c.chatBody(model, maxTokens, true), true)
 	if err != nil {

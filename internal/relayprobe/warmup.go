@@ -239,6 +239,11 @@ func Warmup(ctx context.Context, c *Client, cfg WarmupConfig) (Report, error) {
 		wg.Go(func() {
 			for i := range next {
 				j := jobs[i]
+				if ctx.Err() != nil {
+					results[i] = Result{Model: j.model, Stream: j.stream, Class: Timeout,
+						Detail: "not sent: the warm-up ran out of time (" + context.Cause(ctx).Error() + ")"}
+					continue
+				}
 				if j.stream {
 					results[i] = c.Stream(ctx, j.model, cfg.MaxTokens)
 				} else {

@@ -107,15 +107,12 @@ func (s *Server) Close() error {
 }
 
 // Serve runs a Sim built from cfg on addr (loopback only) until ctx ends,
-// then shuts it down gracefully (at most 5 s). ready, when not nil, is
-// called with the server once it listens (for example to print its URL).
-func Serve(ctx context.Context, addr string, cfg Config, ready func(*Server)) error {
+// then shuts it down gracefully (at most 5 s). Use Start instead to learn
+// the address of a port chosen by the system ("127.0.0.1:0").
+func Serve(ctx context.Context, addr string, cfg Config) error {
 	s, err := Start(addr, cfg)
 	if err != nil {
 		return err
-	}
-	if ready != nil {
-		ready(s)
 	}
 	select {
 	case err := <-s.done:

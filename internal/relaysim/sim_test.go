@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -207,20 +208,49 @@ func TestStartListensOnLoopbackOnly(t *testing.T) {
 			t.Errorf("Start(%q): %v", addr, err)
 		}
 	}
+	s, err := relaysim.Start("127.0.0.1:0", relaysim.Config{Version: "v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := do(t, http.MethodGet, s.URL+"/health", ""); resp == nil || resp.StatusCode != 200 {
+		t.Fatal("started relay does not answer /health")
+	}
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if resp, _ := do(t, http.MethodGet, s.URL+"/health", ""); resp != nil {
+		t.Fatal("relay still answers after Shutdown")
+	}
+
+	// Serve stops by itself when its context ends.
+	port := freePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	urls := make(chan string, 1)
-	go func() {
-		done <- relaysim.Serve(ctx, "127.0.0.1:0", relaysim.Config{Version: "v1"}, func(s *relaysim.Server) { urls <- s.URL })
-	}()
-	url := <-urls
-	if resp, _ := do(t, http.MethodGet, url+"/health", ""); resp == nil || resp.StatusCode != 200 {
-		t.Fatal("served relay does not answer /health")
+	go func() { done <- relaysim.Serve(ctx, port, relaysim.Config{}) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if resp, _ := do(t, http.MethodGet, "http://"+port+"/ready", ""); resp != nil && resp.StatusCode == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Serve did not come up")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Serve: %v", err)
 	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
 
 func TestRegisterFlags(t *testing.T) {
