@@ -79,6 +79,8 @@ func WarmUp(cfg Config, awsCfg aws.Config, log *slog.Logger) (Handler, error) {
 func newProbe(cfg Config, awsCfg aws.Config) (*relayprobe.Client, error) {
 	key := ""
 	if arn := cfg.Candidate.APIKeySecretARN; arn != "" {
+		// A Builder runs once at cold start, outside any invocation, so
+		// there is no caller context: the read is bounded here instead.
 		ctx, cancel := context.WithTimeout(context.Background(), secretTimeout)
 		defer cancel()
 		k, err := apikey.Fetch(ctx, secretsmanager.NewFromConfig(awsCfg), arn)
