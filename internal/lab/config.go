@@ -2,6 +2,7 @@ package lab
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/relayshift/relayshift/internal/relaysim"
 )
 
 // Duration is a time.Duration written as a Go duration string ("1.5s") in
@@ -56,6 +59,10 @@ type Config struct {
 	Parameters map[string]string `yaml:"parameters"`
 	// Secrets are served by Secrets Manager GetSecretValue (name: value).
 	Secrets map[string]string `yaml:"secrets"`
+	// APIKey, when set, is required by the relaysim instances, and served
+	// as the secret APIKeySecretName, whose ARN the functions get
+	// (RELAYSHIFT_API_KEY_SECRET_ARN).
+	APIKey string `yaml:"apiKey"`
 	// Functions says how the Lambda functions run.
 	Functions FunctionsConfig `yaml:"functions"`
 }
@@ -102,10 +109,48 @@ type HealthCheckConfig struct {
 	Matcher            string   `yaml:"matcher"`
 }
 
-// ColourConfig lists a colour's targets.
+// ColourConfig lists a colour's targets: relaysim instances the lab runs,
+// and/or URLs of targets already running.
 type ColourConfig struct {
+	// Relaysim runs stand-in relays (internal/relaysim) in the lab's
+	// process, each on its own loopback port.
+	Relaysim *RelaysimConfig `yaml:"relaysim"`
 	// URLs are targets already running (relays, or anything HTTP).
 	URLs []string `yaml:"urls"`
+}
+
+// RelaysimConfig describes a colour's relaysim instances.
+type RelaysimConfig struct {
+	// Instances is the number of targets (default 1).
+	Instances int `yaml:"instances"`
+	// Version is what /health and X-Relay-Version report.
+	Version string `yaml:"version"`
+	// Models served (default relaysim.DefaultModels()).
+	Models []string `yaml:"models"`
+	// TokenInterval between streamed tokens.
+	TokenInterval Duration `yaml:"tokenInterval"`
+	// Faults are relaysim's fault knobs, with its JSON names: errorRate,
+	// errorStatus, latency, firstTokenDelay, brokenSSE, wrongSchema,
+	// crashAfter, crash, startDelay, exemptHeader.
+	Faults map[string]any `yaml:"faults"`
+}
+
+// faults decodes the fault knobs strictly.
+func (r RelaysimConfig) faults() (relaysim.Faults, error) {
+	var f relaysim.Faults
+	if len(r.Faults) == 0 {
+		return f, nil
+	}
+	b, err := json.Marshal(r.Faults)
+	if err != nil {
+		return f, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return f, fmt.Errorf("faults: %w", err)
+	}
+	return f, f.Validate()
 }
 
 // Function modes.
@@ -140,9 +185,14 @@ func DefaultConfig() Config {
 				HealthyThreshold: 2, UnhealthyThreshold: 2, Matcher: "200"},
 			DeregistrationDelay: Duration(5 * time.Second),
 		},
+		Blue:      ColourConfig{Relaysim: &RelaysimConfig{Instances: 2, Version: "v1"}},
+		Green:     ColourConfig{Relaysim: &RelaysimConfig{Instances: 2, Version: "v2"}},
 		Functions: FunctionsConfig{Mode: FunctionsInProcess},
 	}
 }
+
+// APIKeySecretName is the name of the secret holding Config.APIKey.
+const APIKeySecretName = "relayshift/lab/relay-api-key"
 
 // LoadConfig reads a lab config over the defaults, strictly (unknown keys
 // are errors). Relative paths in it are relative to its directory.
@@ -179,6 +229,14 @@ func (c Config) Validate() error {
 		bad("loadBalancer.stable %q: want blue or green", s)
 	}
 	for colour, cc := range map[string]ColourConfig{"blue": c.Blue, "green": c.Green} {
+		if r := cc.Relaysim; r != nil {
+			if r.Instances < 0 || r.Instances > 16 {
+				bad("%s.relaysim.instances %d: want 0 to 16", colour, r.Instances)
+			}
+			if _, err := r.faults(); err != nil {
+				bad("%s.relaysim.%v", colour, err)
+			}
+		}
 		for _, u := range cc.URLs {
 			if p, err := url.Parse(u); err != nil || p.Scheme != "http" || p.Host == "" {
 				bad("%s.urls: %q is not an http:// URL", colour, u)

@@ -27,6 +27,7 @@ import (
 	"github.com/relayshift/relayshift/internal/lab/loadbalancer"
 	"github.com/relayshift/relayshift/internal/lab/monitoring"
 	"github.com/relayshift/relayshift/internal/lab/samtemplate"
+	"github.com/relayshift/relayshift/internal/relaysim"
 )
 
 // Lab is the whole SAM application running on loopback: the ALB, the AWS
@@ -54,12 +55,16 @@ type Lab struct {
 	// Invoker runs the functions (in process, or through an endpoint).
 	Invoker Invoker
 
+	sims          map[string][]*relaysim.Server // by colour
+	simMu         sync.Mutex
+	secrets       *awsapi.SecretsManager
 	functionNames map[string]string // logical id -> name
 	functionEnv   map[string]map[string]string
 	router        *awsapi.Router
 	endpoint      string
 	srv           *http.Server
 	ln            net.Listener
+	runCtx        context.Context
 	cancel        context.CancelFunc
 	wg            sync.WaitGroup
 	closers       []func(context.Context) error
@@ -96,14 +101,14 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Lab, err error) {
 	if opts.ReadFile == nil {
 		opts.ReadFile = os.ReadFile
 	}
-	l := &Lab{cfg: cfg, log: opts.Log, functionNames: map[string]string{}, functionEnv: map[string]map[string]string{}}
+	l := &Lab{cfg: cfg, log: opts.Log, functionNames: map[string]string{}, functionEnv: map[string]map[string]string{}, sims: map[string][]*relaysim.Server{}}
 	defer func() {
 		if err != nil {
 			l.Close(context.Background())
 		}
 	}()
 	runCtx, cancel := context.WithCancel(context.Background())
-	l.cancel = cancel
+	l.runCtx, l.cancel = runCtx, cancel
 
 	// The AWS endpoint's address is needed before anything calls it.
 	l.ln, err = net.Listen("tcp", cfg.Endpoint)
@@ -111,6 +116,13 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Lab, err error) {
 		return nil, fmt.Errorf("AWS endpoint: %w", err)
 	}
 	l.endpoint = "http://" + l.ln.Addr().String()
+	l.router = awsapi.NewRouter(l.log.With("service", "endpoint"))
+	l.srv = &http.Server{Handler: l.router, ReadHeaderTimeout: 10 * time.Second}
+	l.wg.Go(func() {
+		if err := l.srv.Serve(l.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			l.log.Error("AWS endpoint stopped", "error", err)
+		}
+	})
 
 	// CloudWatch, EventBridge.
 	l.Metrics = monitoring.NewStore(opts.Now)
@@ -119,10 +131,25 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Lab, err error) {
 		Log: l.log.With("service", "cloudwatch"), OnChange: l.alarmChanged,
 	})
 
+	var secrets []awsapi.Secret
+	for _, name := range slices.Sorted(maps.Keys(cfg.Secrets)) {
+		secrets = append(secrets, awsapi.Secret{Name: name, Value: cfg.Secrets[name]})
+	}
+	if cfg.APIKey != "" {
+		secrets = append(secrets, awsapi.Secret{Name: APIKeySecretName, Value: cfg.APIKey})
+	}
+	l.secrets = &awsapi.SecretsManager{Region: cfg.Region, AccountID: cfg.AccountID, Secrets: secrets, Created: opts.Now(), Log: l.log.With("service", "secretsmanager")}
+
 	// The load balancer and its targets.
 	if err := l.startLoadBalancer(opts.Now); err != nil {
 		return nil, err
 	}
+
+	// The AWS APIs over them (served as soon as registered: the functions'
+	// cold starts call them).
+	l.router.Handle(awsapi.ServiceELB, &awsapi.ELB{LB: l.LB, Log: l.log.With("service", "elasticloadbalancing"), VPCID: "vpc-0lab", Created: opts.Now()})
+	l.router.Handle(awsapi.ServiceCloudWatch, &awsapi.CloudWatch{Store: l.Metrics, Alarms: l.Alarms, Log: l.log.With("service", "cloudwatch")})
+	l.router.Handle(awsapi.ServiceSecretsManager, l.secrets)
 
 	// The template: parameters from the lab's resources, then the stack.
 	if err := l.loadStack(opts.ReadFile); err != nil {
@@ -150,24 +177,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Lab, err error) {
 		return nil, err
 	}
 
-	// The AWS endpoint.
-	l.router = awsapi.NewRouter(l.log.With("service", "endpoint"))
-	l.router.Handle(awsapi.ServiceELB, &awsapi.ELB{LB: l.LB, Log: l.log.With("service", "elasticloadbalancing"), VPCID: "vpc-0lab", Created: opts.Now()})
-	l.router.Handle(awsapi.ServiceCloudWatch, &awsapi.CloudWatch{Store: l.Metrics, Alarms: l.Alarms, Log: l.log.With("service", "cloudwatch")})
-	var secrets []awsapi.Secret
-	for _, name := range slices.Sorted(maps.Keys(cfg.Secrets)) {
-		secrets = append(secrets, awsapi.Secret{Name: name, Value: cfg.Secrets[name]})
-	}
-	l.router.Handle(awsapi.ServiceSecretsManager, &awsapi.SecretsManager{Region: cfg.Region, AccountID: cfg.AccountID, Secrets: secrets, Created: opts.Now(), Log: l.log})
 	if err := l.startStates(runCtx); err != nil {
 		return nil, err
 	}
-	l.srv = &http.Server{Handler: l.router, ReadHeaderTimeout: 10 * time.Second}
-	l.wg.Go(func() {
-		if err := l.srv.Serve(l.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			l.log.Error("AWS endpoint stopped", "error", err)
-		}
-	})
 	l.wg.Go(func() { l.Alarms.Run(runCtx) })
 	l.log.Info("lab started", "endpoint", l.endpoint, "production", l.Production.URL(), "test", l.Test.URL())
 	return l, nil
@@ -185,22 +197,33 @@ func (l *Lab) startLoadBalancer(now func() time.Time) error {
 		Region: l.cfg.Region, AccountID: l.cfg.AccountID, Name: cfg.Name, ColourHeader: cfg.ColourHeader,
 		Metrics: metricSink{l.Metrics}, Log: l.log.With("service", "alb"), Now: now, OnChange: l.listenerChanged,
 	})
-	l.closers = append(l.closers, l.LB.Close)
+	l.closers = append(l.closers, l.stopSims, l.LB.Close)
 	hc := loadbalancer.HealthCheck{Path: cfg.HealthCheck.Path, Interval: time.Duration(cfg.HealthCheck.Interval), Timeout: time.Duration(cfg.HealthCheck.Timeout),
 		HealthyThreshold: cfg.HealthCheck.HealthyThreshold, UnhealthyThreshold: cfg.HealthCheck.UnhealthyThreshold, Matcher: cfg.HealthCheck.Matcher}
 	var err error
 	for _, c := range []struct {
 		colour string
 		tg     **loadbalancer.TargetGroup
-		urls   []string
-	}{{"blue", &l.Blue, l.cfg.Blue.URLs}, {"green", &l.Green, l.cfg.Green.URLs}} {
+		cc     ColourConfig
+	}{{"blue", &l.Blue, l.cfg.Blue}, {"green", &l.Green, l.cfg.Green}} {
 		*c.tg, err = l.LB.AddTargetGroup(loadbalancer.TargetGroupSpec{Name: cfg.Name + "-" + c.colour, Colour: c.colour, HealthCheck: hc,
 			DeregistrationDelay: time.Duration(cfg.DeregistrationDelay), DeregistrationDelaySet: true})
 		if err != nil {
 			return err
 		}
-		if len(c.urls) > 0 {
-			if err := (*c.tg).RegisterTargets(c.urls...); err != nil {
+		urls := slices.Clone(c.cc.URLs)
+		if r := c.cc.Relaysim; r != nil {
+			servers, err := l.startSims(*r)
+			if err != nil {
+				return fmt.Errorf("%s relaysim: %w", c.colour, err)
+			}
+			l.sims[c.colour] = servers
+			for _, s := range servers {
+				urls = append(urls, s.URL)
+			}
+		}
+		if len(urls) > 0 {
+			if err := (*c.tg).RegisterTargets(urls...); err != nil {
 				return err
 			}
 		}
@@ -300,10 +323,15 @@ func (l *Lab) listenerChanged(arn string) {
 // determine.
 func (l *Lab) relayshiftValues() map[string]string {
 	v := map[string]string{
-		functions.EnvListenerARN: l.Production.ARN(),
-		functions.EnvBlueTG:      l.Blue.ARN(),
-		functions.EnvGreenTG:     l.Green.ARN(),
-		functions.EnvReleaseMode: functions.ReleaseExternal,
+		functions.EnvListenerARN:  l.Production.ARN(),
+		functions.EnvBlueTG:       l.Blue.ARN(),
+		functions.EnvGreenTG:      l.Green.ARN(),
+		functions.EnvReleaseMode:  functions.ReleaseExternal,
+		functions.EnvTestURL:      l.Test.URL(),
+		functions.EnvWarmupModels: strings.Join(l.models(), ","),
+	}
+	if l.cfg.APIKey != "" {
+		v[functions.EnvAPIKeySecretARN] = l.secrets.ARN(APIKeySecretName)
 	}
 	if l.RuleARN != "" {
 		v[functions.EnvRuleARN] = l.RuleARN
@@ -505,8 +533,6 @@ func (l *Lab) Close(ctx context.Context) error {
 				l.srv.Close()
 			}
 			cancel()
-		} else if l.ln != nil {
-			l.ln.Close()
 		}
 		for i := len(l.closers) - 1; i >= 0; i-- {
 			if err := l.closers[i](ctx); err != nil {

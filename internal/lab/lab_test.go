@@ -21,9 +21,11 @@ import (
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/relayshift/relayshift/internal/alarmevent"
 	"github.com/relayshift/relayshift/internal/lab/loadbalancer"
+	"github.com/relayshift/relayshift/internal/relaysim"
 )
 
 // relay is a stand-in relay: /health answers 200; other paths answer 200,
@@ -54,7 +56,7 @@ func testConfig(t *testing.T, blue, green []string) Config {
 	cfg.LoadBalancer.HealthCheck.Interval = Duration(50 * time.Millisecond)
 	cfg.LoadBalancer.HealthCheck.Timeout = Duration(40 * time.Millisecond)
 	cfg.LoadBalancer.HealthCheck.HealthyThreshold = 1
-	cfg.Blue.URLs, cfg.Green.URLs = blue, green
+	cfg.Blue, cfg.Green = ColourConfig{URLs: blue}, ColourConfig{URLs: green}
 	return cfg
 }
 
@@ -251,5 +253,76 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not name %s", err, want)
 		}
+	}
+}
+
+func TestRelaysimTargetsReleaseAndSecret(t *testing.T) {
+	cfg := testConfig(t, nil, nil)
+	cfg.APIKey = "sk-lab-secret"
+	cfg.Blue = ColourConfig{Relaysim: &RelaysimConfig{Instances: 2, Version: "v1"}}
+	cfg.Green = ColourConfig{Relaysim: &RelaysimConfig{Instances: 1, Version: "v2"}}
+	l := startLab(t, cfg)
+
+	call := func(url string, key bool) (colour, version string, status int) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, url+"/v1/models", nil)
+		if key {
+			req.Header.Set("Authorization", "Bearer "+cfg.APIKey)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.Header.Get(loadbalancer.DefaultColourHeader), resp.Header.Get("X-Relay-Version"), resp.StatusCode
+	}
+	waitFor(t, "green serving", func() bool { _, _, s := call(l.Test.URL(), true); return s == 200 })
+	if c, v, s := call(l.Production.URL(), true); c != "blue" || v != "v1" || s != 200 {
+		t.Fatalf("production: %s %s %d", c, v, s)
+	}
+	if _, _, s := call(l.Test.URL(), false); s != http.StatusUnauthorized {
+		t.Fatalf("without the key: %d", s)
+	}
+	if got := len(l.Blue.Health()); got != 2 {
+		t.Fatalf("blue targets: %d", got)
+	}
+
+	// The functions find the key through Secrets Manager.
+	env := l.Env()
+	arn := env["RELAYSHIFT_API_KEY_SECRET_ARN"]
+	if arn == "" || env["RELAYSHIFT_TEST_URL"] != l.Test.URL() || env["RELAYSHIFT_WARMUP_MODELS"] != "sim-small,sim-large" {
+		t.Fatalf("env %v", env)
+	}
+	sm := secretsmanager.NewFromConfig(l.awsConfig())
+	sec, err := sm.GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
+	if err != nil || aws.ToString(sec.SecretString) != cfg.APIKey {
+		t.Fatalf("secret: %v", err)
+	}
+
+	// An external release of v3 on green: the old target drains, the new
+	// one takes over once healthy.
+	old := l.Sims("green")[0]
+	if err := l.Release("green", RelaysimConfig{Version: "v3"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "v3 serving on green", func() bool { _, v, s := call(l.Test.URL(), true); return v == "v3" && s == 200 })
+	waitFor(t, "the v2 target deregistered", func() bool { return len(l.Green.Health()) == 1 })
+	if _, err := http.Get(old.URL + "/health"); err == nil {
+		waitFor(t, "v2 stopped", func() bool { _, err := http.Get(old.URL + "/health"); return err != nil })
+	}
+	// Faults on the running instances.
+	if err := l.SetFaults("green", relaysim.Faults{ErrorRate: 1}); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, l.Test.URL()+"/v1/chat/completions", strings.NewReader(`{"model":"sim-small","messages":[{"role":"user","content":"hi"}]}`))
+	req.Header.Set("Authorization", "Bearer "+cfg.APIKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusInternalServerError {
+		t.Fatalf("with errorRate 1: %d", resp.StatusCode)
 	}
 }
