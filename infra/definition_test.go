@@ -333,7 +333,9 @@ func checkScenarios(t *testing.T, a artefacts) error {
 	if len(traces) != len(table.Scenarios) {
 		return fmt.Errorf("%d traces for %d scenarios", len(traces), len(table.Scenarios))
 	}
-	functionID := func(arn string) string { return strings.TrimPrefix(arn, "arn:aws:lambda:eu-west-1:123456789012:function:") }
+	functionID := func(arn string) string {
+		return strings.TrimPrefix(arn, "arn:aws:lambda:eu-west-1:123456789012:function:")
+	}
 	for i, sc := range table.Scenarios {
 		if diffs := table.Check(sc, traces[i], functionID); len(diffs) > 0 {
 			errs = append(errs, fmt.Errorf("scenario %q:\n  %s", sc.Name, strings.Join(diffs, "\n  ")))

@@ -124,4 +124,3 @@ func lookupName(logicalID string) string {
 	}
 	return ""
 }
-
