@@ -13,12 +13,10 @@ import (
 	"github.com/relayshift/relayshift/internal/deploy/deploytest"
 )
 
-var (
-	t0      = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
-	discard = slog.New(slog.DiscardHandler)
-)
+// t0 (evaluate_test.go) is the tests' reference time.
+var discard = slog.New(slog.DiscardHandler)
 
-func clock() func() time.Time { return func() time.Time { return t0.Add(time.Minute) } }
+func fixedClock() func() time.Time { return func() time.Time { return t0.Add(time.Minute) } }
 
 // world is a listener, its target groups and the state machine's
 // executions, all in memory.
@@ -33,11 +31,11 @@ func newWorld(w deploy.Weights) *world {
 
 func (w *world) preflight() *deploy.Preflight {
 	def, _ := deploy.ParseStrategy(deploy.Canary10Percent5Minutes)
-	return &deploy.Preflight{Router: w.router, Executions: w.execs, Service: "relay", DefaultStrategy: def, Now: clock()}
+	return &deploy.Preflight{Router: w.router, Executions: w.execs, Service: "relay", DefaultStrategy: def, Now: fixedClock()}
 }
 
 func (w *world) shift() *deploy.Shift {
-	return &deploy.Shift{Router: w.router, Targets: w.router, Executions: w.execs, Now: clock()}
+	return &deploy.Shift{Router: w.router, Targets: w.router, Executions: w.execs, Now: fixedClock()}
 }
 
 func request(version string) deploy.Request {
@@ -257,7 +255,7 @@ func TestFinalize(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(deploy.Weights{Blue: 100})
 	rec := w.started(t, "relay-v2")
-	f := &deploy.Finalize{Router: w.router, Now: clock()}
+	f := &deploy.Finalize{Router: w.router, Now: fixedClock()}
 	if _, err := f.Handle(ctx, discard, deploy.FinalizeInput{ExecutionARN: rec.ExecutionARN, Deployment: rec}); deploy.CodeOf(err) != deploy.WeightNotApplied {
 		t.Fatalf("finalize before promotion: %v", err)
 	}

@@ -135,9 +135,9 @@ func TestPipelineRollbackLeavesTheHoldersTrafficAlone(t *testing.T) {
 	}
 }
 
-func TestFindRunning(t *testing.T) {
+func TestFindRunningSources(t *testing.T) {
 	ctx := context.Background()
-	sm := "arn:aws:states:us-east-1:123456789012:stateMachine:relayshift-deploy"
+
 	t.Run("none", func(t *testing.T) {
 		w := newWorld(deploy.Weights{Blue: 100})
 		if _, ok, err := deploy.FindRunning(ctx, w.execs, w.router, sm); ok || err != nil {
