@@ -2,6 +2,7 @@ package infra_test
 
 import (
 	"github.com/relayshift/relayshift/internal/deploy"
+	"github.com/relayshift/relayshift/internal/rollback"
 )
 
 // contract is a function's Go payload types: what it decodes (strictly)
@@ -25,8 +26,14 @@ var contracts = map[string]contract{
 		}},
 	"ShiftFunction": {in: deploy.ShiftInput{}, out: deploy.ShiftOutput{},
 		validate: func(v any) error { return v.(*deploy.ShiftInput).Deployment.Validate() }},
+	"EvaluateFunction": {in: deploy.EvaluateInput{}, out: deploy.Verdict{},
+		validate: func(v any) error { return v.(*deploy.EvaluateInput).Deployment.Validate() }},
 	"FinalizeFunction": {in: deploy.FinalizeInput{}, out: deploy.Summary{},
 		validate: func(v any) error { return v.(*deploy.FinalizeInput).Deployment.Validate() }},
+	// The rollback function's state machine payload; its other inputs (the
+	// alarm events) are checked in events_test.go.
+	"RollbackFunction": {in: rollback.PipelineInput{}, out: rollback.Output{},
+		validate: func(v any) error { return v.(*rollback.PipelineInput).Deployment.Validate() }},
 }
 
 // outputValidators check a decoded function output further (scenario

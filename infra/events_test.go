@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/relayshift/relayshift/internal/alarmevent"
 	"github.com/relayshift/relayshift/internal/deploy"
 	"github.com/relayshift/relayshift/internal/functions"
 )
@@ -16,9 +17,35 @@ import (
 // eventFunctions maps an events/ file name prefix (events/<prefix>[-<scenario>].json)
 // to the function whose input it is.
 var eventFunctions = map[string]string{
-	"preflight": "PreflightFunction",
-	"shift":     "ShiftFunction",
-	"finalize":  "FinalizeFunction",
+	"preflight":   "PreflightFunction",
+	"release":     "ReleaseFunction",
+	"healthcheck": "HealthCheckFunction",
+	"warmup":      "WarmUpFunction",
+	"shift":       "ShiftFunction",
+	"evaluate":    "EvaluateFunction",
+	"finalize":    "FinalizeFunction",
+	"rollback":    "RollbackFunction",
+}
+
+// alarmInputs are the rollback function's other inputs: the EventBridge
+// alarm state-change event (events/rollback-alarm-*.json) and a CloudWatch
+// alarm's direct Lambda action (events/rollback-alarm-action*.json).
+func alarmInput(name string, b []byte) error {
+	if strings.HasPrefix(name, "rollback-alarm-action") {
+		var p alarmevent.ActionPayload
+		if err := deploy.DecodeStrict(b, &p); err != nil {
+			return fmt.Errorf("%s does not decode into %T: %v", name, p, err)
+		}
+		return p.Change().Validate()
+	}
+	var e alarmevent.Event
+	if err := deploy.DecodeStrict(b, &e); err != nil {
+		return fmt.Errorf("%s does not decode into %T: %v", name, e, err)
+	}
+	if e.Source != alarmevent.Source || e.DetailType != alarmevent.DetailTypeStateChange {
+		return fmt.Errorf("%s: source %q, detail-type %q: not a CloudWatch alarm state change", name, e.Source, e.DetailType)
+	}
+	return e.Change().Validate()
 }
 
 // checkEvents: every events/ file decodes strictly into its function's input
@@ -50,6 +77,11 @@ func checkEvents(t *testing.T, a artefacts) error {
 			}
 		case name == "env.json":
 			errs = append(errs, checkEnvFile(tmpl.FunctionEnvironment, b)...)
+		case strings.HasPrefix(name, "rollback-alarm-"):
+			sampled["RollbackFunction"] = true
+			if err := alarmInput(name, b); err != nil {
+				errs = append(errs, err)
+			}
 		case strings.HasSuffix(name, ".json"):
 			prefix, _, _ := strings.Cut(strings.TrimSuffix(name, ".json"), "-")
 			id, ok := eventFunctions[prefix]
