@@ -138,7 +138,15 @@ func TestEveryCheckHasABrokenFixture(t *testing.T) {
 func brokenCopy(t *testing.T, root artefacts, f brokenFixture) artefacts {
 	t.Helper()
 	dir := artefacts(t.TempDir())
-	for _, rel := range []string{templateFile, relayFile, aslFile, scenariosFile, "README.md", "Makefile", "internal/functions/config.go"} {
+	rels := []string{templateFile, relayFile, aslFile, scenariosFile, "README.md", "Makefile"}
+	goFiles, err := filepath.Glob(root.path("internal/functions/*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range goFiles {
+		rels = append(rels, "internal/functions/"+filepath.Base(f))
+	}
+	for _, rel := range rels {
 		copyFile(t, root.path(rel), dir.path(rel))
 	}
 	entries, err := os.ReadDir(root.path(eventsDir))

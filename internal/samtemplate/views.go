@@ -31,7 +31,7 @@ func (t *Template) Statements(logicalID string) ([]Statement, error) {
 	items, _ := r.Properties["Policies"].([]any)
 	for i, item := range items {
 		docCond := ""
-		if f, ok := item.(map[string]any)["Fn::If"].([]any); ok && len(f) == 3 {
+		if f, ok := path(item, "Fn::If").([]any); ok && len(f) == 3 {
 			docCond, _ = f[0].(string)
 			item = f[1]
 		}
@@ -42,7 +42,7 @@ func (t *Template) Statements(logicalID string) ([]Statement, error) {
 		stmts, _ := doc["Statement"].([]any)
 		for j, raw := range stmts {
 			cond := docCond
-			if f, ok := raw.(map[string]any)["Fn::If"].([]any); ok && len(f) == 3 {
+			if f, ok := path(raw, "Fn::If").([]any); ok && len(f) == 3 {
 				cond, _ = f[0].(string)
 				raw = f[1]
 			}
@@ -253,7 +253,7 @@ func evalFn(fn string, arg any, params map[string]string) (any, error) {
 		name, _ := arg.(string)
 		v, ok := params[name]
 		if !ok {
-			return nil, fmt.Errorf("Ref %q: no value given", name)
+			return nil, fmt.Errorf("evaluate Ref %q: no value given", name)
 		}
 		return v, nil
 	case "Fn::Select":
@@ -263,7 +263,7 @@ func evalFn(fn string, arg any, params map[string]string) (any, error) {
 		}
 		args, _ := a.([]any)
 		if len(args) != 2 {
-			return nil, fmt.Errorf("Fn::Select wants [index, list]")
+			return nil, fmt.Errorf("evaluate Fn::Select wants [index, list]")
 		}
 		i, err := intOf(args[0])
 		if err != nil {
@@ -271,7 +271,7 @@ func evalFn(fn string, arg any, params map[string]string) (any, error) {
 		}
 		list, _ := args[1].([]any)
 		if i < 0 || i >= len(list) {
-			return nil, fmt.Errorf("Fn::Select index %d outside %d items", i, len(list))
+			return nil, fmt.Errorf("evaluate Fn::Select index %d outside %d items", i, len(list))
 		}
 		return list[i], nil
 	case "Fn::Split":
@@ -281,7 +281,7 @@ func evalFn(fn string, arg any, params map[string]string) (any, error) {
 		}
 		args, _ := a.([]any)
 		if len(args) != 2 {
-			return nil, fmt.Errorf("Fn::Split wants [delimiter, string]")
+			return nil, fmt.Errorf("evaluate Fn::Split wants [delimiter, string]")
 		}
 		d, _ := args[0].(string)
 		s, _ := args[1].(string)
@@ -297,7 +297,7 @@ func evalFn(fn string, arg any, params map[string]string) (any, error) {
 		}
 		args, _ := a.([]any)
 		if len(args) != 2 {
-			return nil, fmt.Errorf("Fn::Join wants [delimiter, list]")
+			return nil, fmt.Errorf("evaluate Fn::Join wants [delimiter, list]")
 		}
 		d, _ := args[0].(string)
 		list, _ := args[1].([]any)
@@ -317,7 +317,7 @@ func evalFn(fn string, arg any, params map[string]string) (any, error) {
 			tmpl = a
 		case []any:
 			if len(a) != 2 {
-				return nil, fmt.Errorf("Fn::Sub wants a string or [string, variables]")
+				return nil, fmt.Errorf("evaluate Fn::Sub wants a string or [string, variables]")
 			}
 			tmpl, _ = a[0].(string)
 			for k, raw := range mapOf(a[1]) {
@@ -337,7 +337,7 @@ func evalFn(fn string, arg any, params map[string]string) (any, error) {
 			}
 			j := strings.Index(tmpl[i:], "}")
 			if j < 0 {
-				return nil, fmt.Errorf("Fn::Sub: unterminated ${ in %q", tmpl)
+				return nil, fmt.Errorf("evaluate Fn::Sub: unterminated ${ in %q", tmpl)
 			}
 			name := tmpl[i+2 : i+j]
 			b.WriteString(tmpl[:i])
@@ -346,7 +346,7 @@ func evalFn(fn string, arg any, params map[string]string) (any, error) {
 			} else {
 				v, ok := vars[name]
 				if !ok {
-					return nil, fmt.Errorf("Fn::Sub: no value for ${%s}", name)
+					return nil, fmt.Errorf("evaluate Fn::Sub: no value for ${%s}", name)
 				}
 				b.WriteString(v)
 			}
