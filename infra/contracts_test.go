@@ -1,7 +1,9 @@
 package infra_test
 
 import (
+	"github.com/relayshift/relayshift/internal/candidate"
 	"github.com/relayshift/relayshift/internal/deploy"
+	"github.com/relayshift/relayshift/internal/ecsrelease"
 	"github.com/relayshift/relayshift/internal/rollback"
 )
 
@@ -24,6 +26,12 @@ var contracts = map[string]contract{
 			}
 			return in.Request.Validate(false)
 		}},
+	"ReleaseFunction": {in: ecsrelease.Input{}, out: ecsrelease.Output{},
+		validate: func(v any) error { return v.(*ecsrelease.Input).Deployment.Validate() }},
+	"HealthCheckFunction": {in: candidate.Input{}, out: candidate.HealthOutput{},
+		validate: func(v any) error { return v.(*candidate.Input).Deployment.Validate() }},
+	"WarmUpFunction": {in: candidate.Input{}, out: candidate.WarmupOutput{},
+		validate: func(v any) error { return v.(*candidate.Input).Deployment.Validate() }},
 	"ShiftFunction": {in: deploy.ShiftInput{}, out: deploy.ShiftOutput{},
 		validate: func(v any) error { return v.(*deploy.ShiftInput).Deployment.Validate() }},
 	"EvaluateFunction": {in: deploy.EvaluateInput{}, out: deploy.Verdict{},

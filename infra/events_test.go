@@ -61,6 +61,7 @@ func checkEvents(t *testing.T, a artefacts) error {
 	}
 	var errs []error
 	sampled := map[string]bool{}
+	sawEnv, sawStart := false, false
 	for _, e := range entries {
 		name := e.Name()
 		b, err := os.ReadFile(a.path(eventsDir + "/" + name))
@@ -69,6 +70,7 @@ func checkEvents(t *testing.T, a artefacts) error {
 		}
 		switch {
 		case name == "start-deployment.json":
+			sawStart = true
 			var req deploy.Request
 			if err := deploy.DecodeStrict(b, &req); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %v", name, err))
@@ -76,6 +78,7 @@ func checkEvents(t *testing.T, a artefacts) error {
 				errs = append(errs, fmt.Errorf("%s: %v", name, err))
 			}
 		case name == "env.json":
+			sawEnv = true
 			errs = append(errs, checkEnvFile(tmpl.FunctionEnvironment, b)...)
 		case strings.HasPrefix(name, "rollback-alarm-"):
 			sampled["RollbackFunction"] = true
@@ -108,6 +111,9 @@ func checkEvents(t *testing.T, a artefacts) error {
 		default:
 			errs = append(errs, fmt.Errorf("%s: only JSON samples belong in events/", name))
 		}
+	}
+	if !sawEnv || !sawStart {
+		errs = append(errs, fmt.Errorf("events/ needs env.json (sam local --env-vars) and start-deployment.json (the execution input)"))
 	}
 	for _, f := range functions.All() {
 		if !sampled[f.LogicalID] {
