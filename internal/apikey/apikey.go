@@ -3,15 +3,12 @@ package apikey
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/smithy-go"
 
+	"github.com/relayshift/relayshift/internal/awserr"
 	"github.com/relayshift/relayshift/internal/deploy"
 )
 
@@ -74,19 +71,11 @@ func Parse(secret, name string) (string, error) {
 }
 
 func classify(op string, err error) error {
-	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	code := ae.ErrorCode()
-	if _, ok := retry.DefaultThrottleErrorCodes[code]; ok {
-		return deploy.Errorf(deploy.Throttled, "%s: %w", op, err)
-	}
-	switch code {
-	case "AccessDeniedException", "AccessDenied":
-		return deploy.Errorf(deploy.AccessDenied, "%s: %w", op, err)
-	case "ResourceNotFoundException", "InvalidRequestException", "InvalidParameterException", "DecryptionFailure":
-		return deploy.Errorf(deploy.InvalidConfig, "%s: %w", op, err)
-	}
-	return fmt.Errorf("%s: %w", op, err)
+	return awserr.Classify(op, err, func(code string) deploy.Code {
+		switch code {
+		case "ResourceNotFoundException", "InvalidRequestException", "InvalidParameterException", "DecryptionFailure":
+			return deploy.InvalidConfig
+		}
+		return ""
+	})
 }

@@ -2,16 +2,13 @@ package ecsrelease
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
-	"github.com/aws/smithy-go"
 
+	"github.com/relayshift/relayshift/internal/awserr"
 	"github.com/relayshift/relayshift/internal/deploy"
 )
 
@@ -112,27 +109,16 @@ func steady(svc types.Service) bool {
 // classify turns an SDK error into a deploy error with a name Step
 // Functions can match. nil stays nil.
 func classify(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	code := ae.ErrorCode()
-	if _, ok := retry.DefaultThrottleErrorCodes[code]; ok {
-		return deploy.Errorf(deploy.Throttled, "%s: %w", op, err)
-	}
-	switch code {
-	case "AccessDeniedException", "AccessDenied":
-		return deploy.Errorf(deploy.AccessDenied, "%s: %w", op, err)
-	case "ClusterNotFoundException", "ServiceNotFoundException", "ServiceNotActiveException", "PlatformUnknownException",
-		"PlatformTaskDefinitionIncompatibilityException":
-		return deploy.Errorf(deploy.ReleaseFailed, "%s: %w", op, err)
-	case "ClientException", "InvalidParameterException", "ValidationException":
-		return deploy.Errorf(deploy.RequestRejected, "%s: %w", op, err)
-	}
-	return fmt.Errorf("%s: %w", op, err)
+	return awserr.Classify(op, err, func(code string) deploy.Code {
+		switch code {
+		case "ClusterNotFoundException", "ServiceNotFoundException", "ServiceNotActiveException", "PlatformUnknownException",
+			"PlatformTaskDefinitionIncompatibilityException":
+			return deploy.ReleaseFailed
+		case "ClientException", "InvalidParameterException", "ValidationException":
+			return deploy.RequestRejected
+		}
+		return ""
+	})
 }
 
 // shortTaskDefinition renders a task definition ARN as family:revision.
