@@ -12,7 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/relayshift/relayshift/internal/relaysim"
 )
