@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/relayshift/relayshift/internal/lab/loadbalancer"
 	"github.com/relayshift/relayshift/internal/lab/monitoring"
 )
 
@@ -134,15 +135,15 @@ func (l *Lab) PrintSummary(w io.Writer) {
 	weights := l.Production.Weights()
 	fmt.Fprintf(w, "  production     %s  (%s)\n", l.Production.URL(), l.describeWeights(weights))
 	fmt.Fprintf(w, "  test route     %s  (%s)\n", l.Test.URL(), l.describeWeights(l.Test.Weights()))
-	for _, tg := range []struct {
-		name string
-		urls []string
-	}{{"blue", l.cfg.Blue.URLs}, {"green", l.cfg.Green.URLs}} {
-		t := strings.Join(tg.urls, " ")
-		if t == "" {
-			t = "(none registered)"
+	for _, tg := range []*loadbalancer.TargetGroup{l.Blue, l.Green} {
+		var targets []string
+		for _, h := range tg.Health() {
+			targets = append(targets, fmt.Sprintf("http://%s:%d", h.ID, h.Port))
 		}
-		fmt.Fprintf(w, "  %-14s %s\n", tg.name+" targets", t)
+		if len(targets) == 0 {
+			targets = []string{"(none registered)"}
+		}
+		fmt.Fprintf(w, "  %-14s %s\n", tg.Colour()+" targets", strings.Join(targets, " "))
 	}
 	alarms, _ := l.Alarms.Describe(monitoring.AlarmFilter{})
 	fmt.Fprintf(w, "  alarms         %d from %s\n", len(alarms), l.cfg.Template)

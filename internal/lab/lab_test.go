@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -22,9 +23,11 @@ import (
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/relayshift/relayshift/internal/alarmevent"
 	"github.com/relayshift/relayshift/internal/lab/loadbalancer"
+	"github.com/relayshift/relayshift/internal/lab/monitoring"
 	"github.com/relayshift/relayshift/internal/relaysim"
 )
 
@@ -325,4 +328,41 @@ func TestRelaysimTargetsReleaseAndSecret(t *testing.T) {
 	if resp.StatusCode != http.StatusInternalServerError {
 		t.Fatalf("with errorRate 1: %d", resp.StatusCode)
 	}
+}
+
+// The project's own template.yaml drives the lab: every function builds
+// in process with the environment the template gives it, and the alarms
+// and the rollback rule are the template's.
+func TestLabWithProjectTemplate(t *testing.T) {
+	cfg := testConfig(t, nil, nil)
+	cfg.Template = filepath.Join("..", "..", "template.yaml")
+	cfg.Blue = ColourConfig{Relaysim: &RelaysimConfig{Version: "v1"}}
+	cfg.Green = ColourConfig{Relaysim: &RelaysimConfig{Version: "v2"}}
+	cfg.APIKey = "sk-lab"
+	l := startLab(t, cfg)
+	inProcess, ok := l.Invoker.(*inProcess)
+	if !ok {
+		t.Fatalf("invoker %T", l.Invoker)
+	}
+	var built []string
+	for name := range inProcess.handlers {
+		built = append(built, name)
+	}
+	slices.Sort(built)
+	want := []string{"relayshift-EvaluateFunction", "relayshift-FinalizeFunction", "relayshift-HealthCheckFunction", "relayshift-PreflightFunction",
+		"relayshift-ReleaseFunction", "relayshift-RollbackFunction", "relayshift-ShiftFunction", "relayshift-WarmUpFunction"}
+	if diff := cmp.Diff(want, built); diff != "" {
+		t.Fatalf("functions (-want +got):\n%s", diff)
+	}
+	alarms, err := l.Alarms.Describe(monitoring.AlarmFilter{NamePrefix: l.Env()["RELAYSHIFT_ALARM_PREFIX"]})
+	if err != nil || len(alarms) != 6 {
+		t.Fatalf("alarms %d %v", len(alarms), err)
+	}
+	rules := l.Bus.Rules()
+	if len(rules) != 1 || rules[0].Target.Function != "relayshift-RollbackFunction" {
+		t.Fatalf("rules %+v", rules)
+	}
+	var buf bytes.Buffer
+	l.PrintSummary(&buf)
+	t.Logf("\n%s", buf.String())
 }
