@@ -243,6 +243,7 @@ func (d *deployer) run(ctx context.Context) int {
 		fmt.Fprintf(pw, "relayshift: not waiting for it (deploy --wait follows it to the end)\n")
 		res.Status = string(det.Status)
 		res.classified(resultRunning, "")
+		res.ExitCode = ExitOK // started (or found running), as asked
 		res.StartedAt = timePtr(det.Started)
 		return d.finish(res)
 	}

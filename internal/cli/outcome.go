@@ -161,15 +161,17 @@ func (o *outcome) explain(det stepfn.Detail, p *progress, waitErr error) {
 		switch {
 		case det.Status == "ABORTED":
 			// The rollback function stopped the execution (alarm path).
-			details = append(details, [2]string{"stopped", fmt.Sprintf("by the rollback function while in %s", orDash(p.cur.name))},
-				[2]string{"traffic", "put back on the stable colour by the rollback function (check: relayshift status)"})
+			// The rollback function (alarm path) or relayshift rollback
+			// stopped the execution, then restored the weights.
+			details = append(details, [2]string{"stopped", fmt.Sprintf("in %s, by StopExecution with error RolledBack", orDash(p.cur.name))},
+				[2]string{"traffic", "restored to the stable colour by whoever stopped it (check: relayshift status)"})
 		case f.Verdict != nil && f.Verdict.Verdict == "rollback":
 			reason = "verdict rollback: " + joinOr(f.Verdict.reasons(), cause)
 		case f.Caught != nil:
 			reason = fmt.Sprintf("%s failed: %s: %s", f.Caught.State, f.Caught.Error, f.Caught.Message)
 		}
 		if r := f.Rollback; r != nil {
-			details = append(details, [2]string{"traffic", r.String()})
+			details = append(details, [2]string{"traffic", orDash(r.traffic())})
 		}
 		if cause != "" && reason != cause {
 			details = append(details, [2]string{"cause", cause})

@@ -194,9 +194,12 @@ func (p *progress) failed(e stepfn.Event) {
 	}
 	if text == p.cur.failure {
 		p.cur.repeats++
-		return
+		return // the same failure again (a retry): the status line counts attempts
 	}
 	p.cur.failure, p.cur.repeats = text, 0
+	if p.cur.attempts > 1 {
+		text += fmt.Sprintf(" (attempt %d)", p.cur.attempts)
+	}
 	p.line(e.Time, p.cur.name, "failed: "+text)
 }
 
@@ -402,15 +405,23 @@ func (v verdictOut) reasons() []string {
 	return out
 }
 
-func (r rollbackOut) String() string {
-	var parts []string
+// traffic says what the rollback did to the listener.
+func (r rollbackOut) traffic() string {
 	switch {
 	case r.Skipped != "":
-		parts = append(parts, "left traffic alone: "+r.Skipped)
+		return "left alone: " + r.Skipped
 	case r.Restored != nil && r.Restored.Changed:
-		parts = append(parts, fmt.Sprintf("traffic restored to %s (was %s)", r.Restored.To, r.Restored.From))
+		return fmt.Sprintf("restored to %s (was %s)", r.Restored.To, r.Restored.From)
 	case r.Restored != nil:
-		parts = append(parts, fmt.Sprintf("traffic already on %s", r.Restored.To))
+		return fmt.Sprintf("already on %s", r.Restored.To)
+	}
+	return ""
+}
+
+func (r rollbackOut) String() string {
+	var parts []string
+	if t := r.traffic(); t != "" {
+		parts = append(parts, "traffic "+t)
 	}
 	if r.Reason != "" {
 		parts = append(parts, "reason: "+r.Reason)

@@ -78,11 +78,11 @@ func newRouter(t target) *alb.Router {
 
 // statusView is what status shows; --output json prints it.
 type statusView struct {
-	Service  string       `json:"service"`
-	Listener string       `json:"listener"`
-	Rule     string       `json:"rule,omitempty"`
+	Service  string         `json:"service"`
+	Listener string         `json:"listener"`
+	Rule     string         `json:"rule,omitempty"`
 	Weights  deploy.Weights `json:"weights"`
-	Colours  []colourView `json:"colours"`
+	Colours  []colourView   `json:"colours"`
 	// Stable is the stable colour: the running deployment's, or the one
 	// carrying all traffic; empty when the listener is split and no
 	// deployment runs.
