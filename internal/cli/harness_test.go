@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,6 +40,9 @@ type harness struct {
 	env      map[string]string
 	stdin    string
 	terminal bool
+	// realTime runs the CLI on the wall clock (for emulators that stamp
+	// executions with it).
+	realTime bool
 }
 
 func newHarness(t *testing.T) *harness {
@@ -69,6 +76,17 @@ func (h *harness) run(args ...string) (int, string, string) {
 			}
 			return cfg, nil
 		},
+	}
+	if h.realTime {
+		env.Now = time.Now
+		env.Sleep = func(ctx context.Context, d time.Duration) error {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(d):
+				return nil
+			}
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -150,4 +168,28 @@ func TestScreenInterpretsTheTerminalStream(t *testing.T) {
 	if got != want {
 		t.Fatalf("screen = %q, want %q", got, want)
 	}
+}
+
+// route starts a proxy that sends Step Functions calls (awsJson1_0, by
+// X-Amz-Target) to sfnURL and every other call to otherURL, so one
+// endpoint serves the fake Step Functions and moto's ELBv2.
+func route(t *testing.T, sfnURL, otherURL string) string {
+	t.Helper()
+	proxy := func(raw string) *httputil.ReverseProxy {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return httputil.NewSingleHostReverseProxy(u)
+	}
+	toSFN, toOther := proxy(sfnURL), proxy(otherURL)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.Header.Get("X-Amz-Target"), "AWSStepFunctions.") {
+			toSFN.ServeHTTP(w, r)
+			return
+		}
+		toOther.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
