@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 
+	"github.com/relayshift/relayshift/internal/deploy"
 	"github.com/relayshift/relayshift/internal/functions"
 	"github.com/relayshift/relayshift/internal/stackoutputs"
 )
@@ -124,6 +125,9 @@ func (c *configFlags) resolve(ctx context.Context, env *Env, need ...string) (ta
 			return target{}, &configError{fmt.Errorf("reading stack %s needs an AWS region: set --region or AWS_REGION", stack)}
 		}
 		outs, err := stackoutputs.Read(ctx, cloudformation.NewFromConfig(cfg), stack)
+		if deploy.CodeOf(err) == deploy.InvalidInput {
+			return target{}, &configError{fmt.Errorf("--stack %s: %w", stack, err)}
+		}
 		if err != nil {
 			return target{}, fmt.Errorf("read the outputs of stack %s: %w", stack, err)
 		}

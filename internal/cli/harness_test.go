@@ -40,6 +40,9 @@ type harness struct {
 	env      map[string]string
 	stdin    string
 	terminal bool
+	// noRegion makes the AWS configuration carry no region (as with no
+	// AWS_REGION and no profile).
+	noRegion bool
 	// realTime runs the CLI on the wall clock (for emulators that stamp
 	// executions with it).
 	realTime bool
@@ -71,6 +74,9 @@ func (h *harness) run(args ...string) (int, string, string) {
 		Terminal: h.terminal,
 		AWSConfig: func(_ context.Context, region, _ string) (aws.Config, error) {
 			cfg := emulators.AWSConfig(h.endpoint)
+			if h.noRegion {
+				cfg.Region = ""
+			}
 			if region != "" {
 				cfg.Region = region
 			}
