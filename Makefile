@@ -14,6 +14,7 @@ export PATH := $(TOOLS)/bin:$(PATH)
 # Pinned tool versions (installed from the Go module proxy).
 RIE_VERSION         := v0.0.0-20261030222936-bef5c4ba774d
 STATICCHECK_VERSION := v0.8.2
+ACTIONLINT_VERSION  := v1.7.12
 
 # Every Lambda function: functions/<name>, SAM logical id <Name>Function.
 FUNCTIONS := preflight shift finalize
@@ -21,7 +22,7 @@ FUNCTIONS := preflight shift finalize
 LAMBDA_GOFLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 LAMBDA_ENV     := CGO_ENABLED=0 GOOS=linux GOARCH=arm64
 
-.PHONY: build test lint fmt vet tools check-tools demo bench clean $(FUNCTIONS:%=bin/%/bootstrap)
+.PHONY: build cli test lint fmt vet tools check-tools demo bench clean $(FUNCTIONS:%=bin/%/bootstrap) bin/relayshift
 
 ## build: every function as a linux/arm64 bootstrap in bin/<name>/bootstrap
 build: $(FUNCTIONS:%=bin/%/bootstrap)
@@ -29,13 +30,19 @@ build: $(FUNCTIONS:%=bin/%/bootstrap)
 $(FUNCTIONS:%=bin/%/bootstrap): bin/%/bootstrap:
 	$(LAMBDA_ENV) $(GO) build $(LAMBDA_GOFLAGS) -o $@ ./functions/$*
 
+## cli: the relayshift command for this machine, in bin/relayshift
+cli: bin/relayshift
+
+bin/relayshift:
+	$(GO) build -trimpath -o $@ ./cmd/relayshift
+
 # SAM's makefile builder runs `make build-<LogicalId>` with ARTIFACTS_DIR set
 # (template.yaml: Metadata: BuildMethod: makefile, CodeUri: .).
 build-%Function:
 	$(LAMBDA_ENV) $(GO) build $(LAMBDA_GOFLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(shell echo '$*' | tr A-Z a-z)
 
 ## tools: install the pinned Go tools into .tools/bin
-tools: $(TOOLS)/stamps/rie-$(RIE_VERSION) $(TOOLS)/stamps/staticcheck-$(STATICCHECK_VERSION)
+tools: $(TOOLS)/stamps/rie-$(RIE_VERSION) $(TOOLS)/stamps/staticcheck-$(STATICCHECK_VERSION) $(TOOLS)/stamps/actionlint-$(ACTIONLINT_VERSION)
 
 $(TOOLS)/stamps/rie-$(RIE_VERSION):
 	GOBIN=$(TOOLS)/bin $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
@@ -43,6 +50,10 @@ $(TOOLS)/stamps/rie-$(RIE_VERSION):
 
 $(TOOLS)/stamps/staticcheck-$(STATICCHECK_VERSION):
 	GOBIN=$(TOOLS)/bin $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	@mkdir -p $(@D) && touch $@
+
+$(TOOLS)/stamps/actionlint-$(ACTIONLINT_VERSION):
+	GOBIN=$(TOOLS)/bin $(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
 	@mkdir -p $(@D) && touch $@
 
 ## check-tools: fail loudly when a tool that cannot be installed here is missing
@@ -55,12 +66,14 @@ check-tools:
 test: tools check-tools lint
 	$(GO) test -count=1 -timeout 9m ./...
 
-## lint: gofmt, go vet, staticcheck
-lint: $(TOOLS)/stamps/staticcheck-$(STATICCHECK_VERSION)
+## lint: gofmt, go vet, staticcheck, actionlint (GitHub workflows), bash -n (scripts)
+lint: $(TOOLS)/stamps/staticcheck-$(STATICCHECK_VERSION) $(TOOLS)/stamps/actionlint-$(ACTIONLINT_VERSION)
 	@out=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	staticcheck ./...
+	actionlint
+	@for f in scripts/*.sh; do bash -n "$$f" || exit 1; done
 
 fmt:
 	gofmt -w $$(git ls-files --cached --others --exclude-standard '*.go')

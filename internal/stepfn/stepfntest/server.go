@@ -34,17 +34,25 @@ const (
 )
 
 // Clock is a manual clock shared by the server and the code under test:
-// Sleep advances it instead of waiting.
+// Sleep advances it instead of waiting. A wall clock (WallClock) follows
+// real time instead, for code under test running in another process.
 type Clock struct {
-	mu sync.Mutex
-	t  time.Time
+	mu   sync.Mutex
+	t    time.Time
+	wall bool
 }
 
-// NewClock returns a clock reading t.
+// NewClock returns a manual clock reading t.
 func NewClock(t time.Time) *Clock { return &Clock{t: t} }
+
+// WallClock returns a clock reading the real time.
+func WallClock() *Clock { return &Clock{wall: true} }
 
 // Now returns the clock's time.
 func (c *Clock) Now() time.Time {
+	if c.wall {
+		return time.Now()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.t
