@@ -238,3 +238,65 @@ func TestDeployProgressAuto(t *testing.T) {
 		})
 	}
 }
+
+// TestDeployRidesOutFailedPolls: a few failed polls (throttling, after
+// the SDK's retries) do not fail the job; five in a row do.
+func TestDeployRidesOutFailedPolls(t *testing.T) {
+	h := newHarness(t)
+	if code, out, _ := h.run(slicesDelete(deployArgs(vPromoted), "--wait")...); code != cli.ExitOK {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	h.sfn.FailNext("GetExecutionHistory", 4, "ThrottlingException")
+	code, out, errOut := h.run(deployArgs(vPromoted)...)
+	if code != cli.ExitOK || strings.Count(errOut, "ThrottlingException") != 4 || !strings.Contains(errOut, "(retrying)") {
+		t.Fatalf("4 failed polls: exit %d\n%s\nstderr:\n%s", code, out, errOut)
+	}
+
+	h = newHarness(t)
+	if code, out, _ := h.run(slicesDelete(deployArgs(vVerdict), "--wait")...); code != cli.ExitOK {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	h.sfn.FailNext("GetExecutionHistory", 5, "ServiceUnavailable")
+	code, out, _ = h.run(deployArgs(vVerdict, "--output", "json")...)
+	if code != cli.ExitFailed || !strings.Contains(out, "5 polls in a row failed") {
+		t.Fatalf("5 failed polls: exit %d\n%s", code, out)
+	}
+}
+
+// TestDeployInterrupted: Ctrl-C stops following, not the deployment.
+func TestDeployInterrupted(t *testing.T) {
+	h := newHarness(t)
+	h.interruptAfter = 3
+	code, out, _ := h.run(deployArgs(vPromoted)...)
+	if code != cli.ExitFailed || !strings.Contains(out, "STILL RUNNING") || !strings.Contains(out, "stopped waiting (interrupted); the deployment goes on") {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	if x := h.sfn.Executions()[0]; x.Status != "RUNNING" {
+		t.Errorf("the execution is %s", x.Status)
+	}
+}
+
+// TestHelp: every command documents its flags, environment and exit codes.
+func TestHelp(t *testing.T) {
+	h := newHarness(t)
+	for _, cmd := range []string{"deploy", "status", "rollback", "history"} {
+		code, out, _ := h.run(cmd, "--help")
+		if code != cli.ExitOK {
+			t.Errorf("%s --help: exit %d", cmd, code)
+		}
+		for _, want := range []string{"Usage:", "Flags:", "-stack", "RELAYSHIFT_STATE_MACHINE_ARN", "RELAYSHIFT_STACK", "Exit codes:", "AWS_REGION"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s --help lacks %q", cmd, want)
+			}
+		}
+		if _, out2, _ := h.run("help", cmd); out2 != out {
+			t.Errorf("relayshift help %s differs from %s --help", cmd, cmd)
+		}
+	}
+	code, out, _ := h.run("--help")
+	for _, c := range []string{"deploy", "status", "rollback", "history"} {
+		if code != cli.ExitOK || !strings.Contains(out, "\n  "+c+" ") {
+			t.Errorf("relayshift --help does not list %s:\n%s", c, out)
+		}
+	}
+}

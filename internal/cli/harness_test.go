@@ -43,6 +43,9 @@ type harness struct {
 	// noRegion makes the AWS configuration carry no region (as with no
 	// AWS_REGION and no profile).
 	noRegion bool
+	// interruptAfter, when positive, cancels the command's context at
+	// that many sleeps (Ctrl-C while following).
+	interruptAfter int
 	// realTime runs the CLI on the wall clock (for emulators that stamp
 	// executions with it).
 	realTime bool
@@ -74,6 +77,9 @@ func (h *harness) run(args ...string) (int, string, string) {
 		Terminal: h.terminal,
 		AWSConfig: func(_ context.Context, region, _ string) (aws.Config, error) {
 			cfg := emulators.AWSConfig(h.endpoint)
+			// The follower's own tolerance of failed polls is under test,
+			// not the SDK's retries (whose backoff sleeps for real).
+			cfg.RetryMaxAttempts = 1
 			if h.noRegion {
 				cfg.Region = ""
 			}
@@ -96,6 +102,15 @@ func (h *harness) run(args ...string) (int, string, string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	if h.interruptAfter > 0 {
+		sleeps, sleep := 0, env.Sleep
+		env.Sleep = func(c context.Context, d time.Duration) error {
+			if sleeps++; sleeps == h.interruptAfter {
+				cancel()
+			}
+			return sleep(c, d)
+		}
+	}
 	code := cli.Main(ctx, env, args)
 	return code, stdout.String(), stderr.String()
 }

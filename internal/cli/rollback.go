@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 
@@ -88,8 +89,11 @@ func runRollback(ctx context.Context, env *Env, args []string) int {
 		level = slog.LevelInfo
 	}
 	r := &rollbacker{
-		env: env, t: t, router: newRouter(t), ctl: stepfn.NewControl(sfn.NewFromConfig(t.AWS)),
+		env: env, t: t, router: newRouter(t), ctl: stepfn.NewControl(sfn.NewFromConfig(t.AWS)), out: env.Stdout,
 		log: slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level})),
+	}
+	if *output == "json" {
+		r.out = env.Stderr // stdout carries the JSON only
 	}
 	v, code := r.run(ctx, *reason, toColour, *yes)
 	if code != ExitOK && v.Action == "" {
@@ -105,6 +109,7 @@ func runRollback(ctx context.Context, env *Env, args []string) int {
 
 type rollbacker struct {
 	env    *Env
+	out    io.Writer
 	t      target
 	router deploy.Router
 	ctl    *stepfn.Control
@@ -112,7 +117,7 @@ type rollbacker struct {
 }
 
 func (r *rollbacker) say(format string, args ...any) {
-	fmt.Fprintf(r.env.Stdout, format+"\n", args...)
+	fmt.Fprintf(r.out, format+"\n", args...)
 }
 
 func (r *rollbacker) run(ctx context.Context, reason string, to deploy.Colour, yes bool) (rollbackView, int) {

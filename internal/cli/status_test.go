@@ -145,3 +145,35 @@ func slicesDelete(args []string, v string) []string {
 	}
 	return out
 }
+
+// TestRollbackBeforePreflight: a deployment that has not recorded itself
+// yet has moved no traffic; rollback stops it and leaves the weights.
+func TestRollbackBeforePreflight(t *testing.T) {
+	h, _, router := fakeAndMoto(t)
+	// v4.0.0 has no script: the execution runs, its history holds only
+	// ExecutionStarted.
+	if code, out, _ := h.run("deploy", "--version", "v4.0.0"); code != cli.ExitOK {
+		t.Fatalf("deploy: exit %d\n%s", code, out)
+	}
+	code, out, _ := h.run("status")
+	if code != cli.ExitOK || !strings.Contains(out, "not yet past Preflight") {
+		t.Errorf("status: exit %d\n%s", code, out)
+	}
+	code, out, errOut := h.run("rollback", "--reason", "wrong image", "--output", "json")
+	if code != cli.ExitOK {
+		t.Fatalf("rollback: exit %d\n%s%s", code, out, errOut)
+	}
+	var v struct {
+		Action  string
+		Weights deploy.Weights
+	}
+	if err := json.Unmarshal([]byte(out), &v); err != nil || v.Action != "stopped" || v.Weights != (deploy.Weights{Blue: 1}) {
+		t.Errorf("rollback: %+v, %v\n%s", v, err, out)
+	}
+	if x := h.sfn.Executions()[0]; x.Status != "ABORTED" || x.Error != "RolledBack" {
+		t.Errorf("execution %s %s", x.Status, x.Error)
+	}
+	if w, _ := router.Weights(context.Background()); w != (deploy.Weights{Blue: 1}) {
+		t.Errorf("weights changed: %s", w)
+	}
+}

@@ -58,7 +58,7 @@ func (c *Clock) Now() time.Time {
 	return c.t
 }
 
-// Advance moves the clock forward by d.
+// Advance moves a manual clock forward by d (a wall clock ignores it).
 func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -98,13 +98,14 @@ type Server struct {
 	machines map[string]bool
 	execs    []*Execution
 	calls    []Call
+	faults   map[string][]string
 }
 
 // NewServer starts a server for the test's lifetime, reading time from
 // clock.
 func NewServer(t testing.TB, clock *Clock) *Server {
 	t.Helper()
-	s := &Server{clock: clock, machines: map[string]bool{}}
+	s := &Server{clock: clock, machines: map[string]bool{}, faults: map[string][]string{}}
 	srv := httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(srv.Close)
 	s.URL = srv.URL
@@ -118,6 +119,16 @@ func (s *Server) AddStateMachine(name string) string {
 	arn := fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", Region, Account, name)
 	s.machines[arn] = true
 	return arn
+}
+
+// FailNext makes the next n calls of operation fail with the AWS error
+// code (for example ThrottlingException), before they reach any state.
+func (s *Server) FailNext(operation string, n int, code string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.faults[operation] = append(s.faults[operation], code)
+	}
 }
 
 // Calls returns the requests received so far.
@@ -189,6 +200,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.calls = append(s.calls, Call{Operation: op, Body: body})
+	if f := s.faults[op]; len(f) > 0 {
+		s.faults[op] = f[1:]
+		s.mu.Unlock()
+		writeErr(w, fail(f[0], "injected fault"))
+		return
+	}
 	s.advance()
 	var out any
 	var err *apiError
