@@ -192,6 +192,11 @@ func TestDeployProgressGolden(t *testing.T) {
 			h.env["CI"], h.env["GITHUB_ACTIONS"] = "true", "true"
 			_, out, _ := h.run(deployArgs(tc.version)...)
 			golden(t, "progress/"+tc.name+".ci-log.golden", out)
+			calls := map[string]int{}
+			for _, c := range h.sfn.Calls() {
+				calls[c.Operation]++
+			}
+			t.Logf("Step Functions calls for %s at a 20s poll: %v", tc.name, calls)
 
 			h = newHarness(t)
 			h.terminal = true

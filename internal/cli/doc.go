@@ -15,21 +15,21 @@
 //
 //	// lab.go
 //	func labCommand() Command {
-//		return Command{
-//			Name:    "lab",
-//			Summary: "run the whole application on this machine",
-//			Usage:   "relayshift lab [flags]\n\n...",
-//			Run: func(ctx context.Context, env *Env, args []string) int {
-//				fs := newFlagSet(env, "lab", labUsage)
-//				...
-//				if code, ok := parseFlags(fs, args); !ok {
-//					return code
-//				}
-//				...
-//				return ExitOK
-//			},
-//		}
+//		return Command{Name: "lab", Summary: "run the whole application on this machine", Run: runLab}
 //	}
+//
+//	func runLab(ctx context.Context, env *Env, args []string) int {
+//		fs := newFlagSet(env, "lab", labUsage, labMore)
+//		config := fs.String("config", "lab.json", "the lab's configuration")
+//		if code, ok := parseFlags(env, fs, args); !ok {
+//			return code // --help (0) or a bad flag (ExitUsage)
+//		}
+//		...
+//		return ExitOK
+//	}
+//
+//	// commands.go, in commands():
+//	//	labCommand(),
 //
 // newFlagSet and parseFlags give the command --help (printing Usage and the
 // flags) and the usage exit code for free; addConfigFlags adds the shared
