@@ -50,6 +50,7 @@ func commands() []Command {
 		statusCommand(),
 		rollbackCommand(),
 		historyCommand(),
+		labCommand(),
 	}
 }
 

@@ -2,7 +2,6 @@ package lab
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -31,42 +30,34 @@ runs until interrupted (Ctrl-C), and stops everything it started.
 
 The alarms, the rollback rule, the state machine and the functions'
 environment come from the SAM template; nothing is written twice.
-
-Flags:
 `
 
-// Main runs `relayshift lab` with args (after the subcommand name). It
-// returns the process exit code: 0 after a clean stop, 1 on a usage or
-// configuration error or a failure to start.
-func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	flags := flag.NewFlagSet("relayshift lab", flag.ContinueOnError)
-	flags.SetOutput(stderr)
-	flags.Usage = func() {
-		fmt.Fprint(stderr, Usage)
-		flags.PrintDefaults()
+// Flags are the command-line flags of `relayshift lab`.
+type Flags struct {
+	configPath, template, endpoint, blue, green, fnEndpoint *string
+	timeScale                                              *float64
+	verbose                                                *bool
+}
+
+// BindFlags defines the lab's flags on fs.
+func BindFlags(fs *flag.FlagSet) *Flags {
+	return &Flags{
+		configPath: fs.String("config", "", "lab config (YAML); default: lab.yaml if it exists, else the built-in defaults"),
+		template:   fs.String("template", "", "SAM template (overrides the config's; default template.yaml)"),
+		endpoint:   fs.String("endpoint", "", "loopback address of the AWS endpoint (overrides the config; default 127.0.0.1:4566)"),
+		timeScale:  fs.Float64("time-scale", 0, "factor applied to AWS-side durations (overrides the config; default 0.0166: a minute lasts a second)"),
+		blue:       fs.String("blue", "", "comma-separated blue target URLs, instead of the config's relaysim instances"),
+		green:      fs.String("green", "", "comma-separated green target URLs, instead of the config's relaysim instances"),
+		fnEndpoint: fs.String("functions-endpoint", "", "run the functions through this Lambda invoke endpoint (sam local start-lambda) instead of in process"),
+		verbose:    fs.Bool("verbose", false, "also print the functions' own JSON logs"),
 	}
-	var (
-		configPath = flags.String("config", "", "lab config (YAML); default: lab.yaml if it exists, else the built-in defaults")
-		template   = flags.String("template", "", "SAM template (overrides the config's template)")
-		endpoint   = flags.String("endpoint", "", "loopback address of the AWS endpoint (overrides the config), e.g. 127.0.0.1:4566")
-		timeScale  = flags.Float64("time-scale", 0, "factor applied to AWS-side durations (overrides the config); 0.0166 runs a minute in a second")
-		blue       = flags.String("blue", "", "comma-separated blue target URLs (overrides the config)")
-		green      = flags.String("green", "", "comma-separated green target URLs (overrides the config)")
-		fnEndpoint = flags.String("functions-endpoint", "", "run the functions through this Lambda invoke endpoint instead of in process")
-		verbose    = flags.Bool("verbose", false, "also print the functions' own logs")
-	)
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 1
-	}
-	if flags.NArg() > 0 {
-		fmt.Fprintf(stderr, "relayshift lab: unexpected argument %q\n", flags.Arg(0))
-		return 1
-	}
+}
+
+// Config returns the configuration the flags select: the config file (or
+// the defaults), overridden by the flags.
+func (f *Flags) Config() (Config, error) {
 	cfg := DefaultConfig()
-	path := *configPath
+	path := *f.configPath
 	if path == "" {
 		if _, err := os.Stat("lab.yaml"); err == nil {
 			path = "lab.yaml"
@@ -75,38 +66,42 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if path != "" {
 		var err error
 		if cfg, err = LoadConfig(path); err != nil {
-			fmt.Fprintf(stderr, "relayshift lab: %v\n", err)
-			return 1
+			return cfg, err
 		}
 	}
-	if *template != "" {
-		cfg.Template = *template
+	if *f.template != "" {
+		cfg.Template = *f.template
 	}
-	if *endpoint != "" {
-		cfg.Endpoint = *endpoint
+	if *f.endpoint != "" {
+		cfg.Endpoint = *f.endpoint
 	}
-	if *timeScale != 0 {
-		cfg.TimeScale = *timeScale
+	if *f.timeScale != 0 {
+		cfg.TimeScale = *f.timeScale
 	}
-	if *blue != "" {
-		cfg.Blue.URLs = strings.Split(*blue, ",")
+	if *f.blue != "" {
+		cfg.Blue = ColourConfig{URLs: strings.Split(*f.blue, ",")}
 	}
-	if *green != "" {
-		cfg.Green.URLs = strings.Split(*green, ",")
+	if *f.green != "" {
+		cfg.Green = ColourConfig{URLs: strings.Split(*f.green, ",")}
 	}
-	if *fnEndpoint != "" {
-		cfg.Functions = FunctionsConfig{Mode: FunctionsEndpoint, Endpoint: *fnEndpoint}
+	if *f.fnEndpoint != "" {
+		cfg.Functions = FunctionsConfig{Mode: FunctionsEndpoint, Endpoint: *f.fnEndpoint}
 	}
-	if err := cfg.Validate(); err != nil {
-		fmt.Fprintf(stderr, "relayshift lab: %v\n", err)
-		return 1
-	}
+	return cfg, cfg.Validate()
+}
 
+// Verbose reports whether the functions' logs are wanted.
+func (f *Flags) Verbose() bool { return *f.verbose }
+
+// Run starts the lab, prints the summary, runs until ctx ends or SIGINT /
+// SIGTERM arrives, and stops it. It returns the exit code: 0 after a clean
+// stop, 1 when the lab could not start, 3 when it did not stop cleanly.
+func Run(ctx context.Context, cfg Config, verbose bool, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	var fnLog io.Writer = io.Discard
-	if *verbose {
+	if verbose {
 		fnLog = stderr
 	}
 	l, err := Start(ctx, cfg, Options{Log: log, FunctionLog: fnLog})
@@ -121,7 +116,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	if err := l.Close(cctx); err != nil {
 		fmt.Fprintf(stderr, "relayshift lab: stop: %v\n", err)
-		return 1
+		return 3
 	}
 	fmt.Fprintln(stderr, "relayshift lab: stopped")
 	return 0
