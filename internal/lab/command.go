@@ -35,8 +35,8 @@ environment come from the SAM template; nothing is written twice.
 // Flags are the command-line flags of `relayshift lab`.
 type Flags struct {
 	configPath, template, endpoint, blue, green, fnEndpoint *string
-	timeScale                                              *float64
-	verbose                                                *bool
+	timeScale                                               *float64
+	verbose                                                 *bool
 }
 
 // BindFlags defines the lab's flags on fs.
