@@ -50,7 +50,7 @@ type HealthOutput struct {
 // HealthCheck checks the candidate colour: its target group's health in
 // the load balancer, then HTTP readiness through the test route.
 type HealthCheck struct {
-	Targets           deploy.Targets
+	Targets deploy.Targets
 	// Probes reach each colour through its test route; the candidate's is
 	// used.
 	Probes            map[deploy.Colour]*relayprobe.Client
