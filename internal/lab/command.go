@@ -129,7 +129,7 @@ func (l *Lab) PrintSummary(w io.Writer) {
 	fmt.Fprintf(w, "  AWS endpoint   %s  (%s)\n", l.endpoint, strings.Join(l.router.Services(), ", "))
 	weights := l.Production.Weights()
 	fmt.Fprintf(w, "  production     %s  (%s)\n", l.Production.URL(), l.describeWeights(weights))
-	fmt.Fprintf(w, "  test route     %s  (%s)\n", l.Test.URL(), l.describeWeights(l.Test.Weights()))
+	fmt.Fprintf(w, "  test route     %s  (%s: blue or green)\n", l.Test.URL(), l.TestHeader())
 	for _, tg := range []*loadbalancer.TargetGroup{l.Blue, l.Green} {
 		var targets []string
 		for _, h := range tg.Health() {

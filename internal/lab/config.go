@@ -71,11 +71,14 @@ type Config struct {
 type LoadBalancerConfig struct {
 	Name string `yaml:"name"`
 	// Production and Test are the listeners' loopback addresses. The test
-	// listener reaches only the candidate colour: it forwards to the colour
-	// that does not carry production traffic, and follows each promotion
-	// or rollback.
+	// listener is infra/relay.yaml's: a request reaches the colour its
+	// TestHeader names (blue or green), and nothing without it (404).
+	// relayshift sends the candidate's colour there.
 	Production string `yaml:"production"`
 	Test       string `yaml:"test"`
+	// TestHeader is the test route's routing header (default
+	// x-relayshift-colour).
+	TestHeader string `yaml:"testHeader"`
 	// Rule, when set, adds a listener rule to the production listener that
 	// carries the blue/green split (RELAYSHIFT_RULE_ARN) instead of the
 	// default action.
@@ -180,7 +183,7 @@ func DefaultConfig() Config {
 		Template: "template.yaml", StackName: "relayshift", Region: "us-east-1", AccountID: "123456789012",
 		TimeScale: 1.0 / 60, Endpoint: "127.0.0.1:4566",
 		LoadBalancer: LoadBalancerConfig{
-			Name: "relay", Production: "127.0.0.1:8080", Test: "127.0.0.1:8081", Stable: "blue",
+			Name: "relay", Production: "127.0.0.1:8080", Test: "127.0.0.1:8081", TestHeader: "x-relayshift-colour", Stable: "blue",
 			HealthCheck: HealthCheckConfig{Path: "/health", Interval: Duration(time.Second), Timeout: Duration(500 * time.Millisecond),
 				HealthyThreshold: 2, UnhealthyThreshold: 2, Matcher: "200"},
 			DeregistrationDelay: Duration(5 * time.Second),

@@ -185,6 +185,14 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Lab, err error) {
 	return l, nil
 }
 
+// TestHeader returns the test route's routing header name.
+func (l *Lab) TestHeader() string {
+	if h := l.cfg.LoadBalancer.TestHeader; h != "" {
+		return h
+	}
+	return "x-relayshift-colour"
+}
+
 // Endpoint returns the AWS endpoint's URL (AWS_ENDPOINT_URL).
 func (l *Lab) Endpoint() string { return l.endpoint }
 
@@ -195,7 +203,7 @@ func (l *Lab) startLoadBalancer(now func() time.Time) error {
 	cfg := l.cfg.LoadBalancer
 	l.LB = loadbalancer.New(loadbalancer.Config{
 		Region: l.cfg.Region, AccountID: l.cfg.AccountID, Name: cfg.Name, ColourHeader: cfg.ColourHeader,
-		Metrics: metricSink{l.Metrics}, Log: l.log.With("service", "alb"), Now: now, OnChange: l.listenerChanged,
+		Metrics: metricSink{l.Metrics}, Log: l.log.With("service", "alb"), Now: now,
 	})
 	l.closers = append(l.closers, l.stopSims, l.LB.Close)
 	hc := loadbalancer.HealthCheck{Path: cfg.HealthCheck.Path, Interval: time.Duration(cfg.HealthCheck.Interval), Timeout: time.Duration(cfg.HealthCheck.Timeout),
@@ -228,9 +236,9 @@ func (l *Lab) startLoadBalancer(now func() time.Time) error {
 			}
 		}
 	}
-	stable, candidate := l.Blue, l.Green
+	stable := l.Blue
 	if cfg.Stable == "green" {
-		stable, candidate = l.Green, l.Blue
+		stable = l.Green
 	}
 	one := 1
 	fwd := &loadbalancer.ForwardConfig{TargetGroups: []loadbalancer.WeightedTargetGroup{{ARN: stable.ARN(), Weight: &one}}}
@@ -242,9 +250,23 @@ func (l *Lab) startLoadBalancer(now func() time.Time) error {
 		DefaultActions: []loadbalancer.Action{{Type: loadbalancer.ActionForward, Forward: fwd}}}); err != nil {
 		return err
 	}
+	// The test route, as infra/relay.yaml builds it: a fixed 404 without
+	// the routing header, a rule per colour with it.
+	header := cfg.TestHeader
+	if header == "" {
+		header = "x-relayshift-colour"
+	}
 	if l.Test, err = l.LB.AddListener(loadbalancer.ListenerSpec{Key: "test", Addr: cfg.Test,
-		DefaultActions: []loadbalancer.Action{{Type: loadbalancer.ActionForward, TargetGroupARN: candidate.ARN()}}}); err != nil {
+		DefaultActions: []loadbalancer.Action{{Type: loadbalancer.ActionFixedResponse, FixedResponse: &loadbalancer.FixedResponse{
+			StatusCode: "404", ContentType: "text/plain", MessageBody: "test route: send " + header + ": blue or green"}}}}); err != nil {
 		return err
+	}
+	for i, tg := range []*loadbalancer.TargetGroup{l.Blue, l.Green} {
+		if _, err := l.LB.AddRule(l.Test.ARN(), loadbalancer.RuleSpec{Key: "test-" + tg.Colour(), Priority: 10 * (i + 1),
+			Conditions: []loadbalancer.Condition{{Field: "http-header", HTTPHeaderName: header, HTTPHeaderValues: []string{tg.Colour()}}},
+			Actions:    []loadbalancer.Action{{Type: loadbalancer.ActionForward, TargetGroupARN: tg.ARN()}}}); err != nil {
+			return err
+		}
 	}
 	if r := cfg.Rule; r != nil {
 		rule, err := l.LB.AddRule(l.Production.ARN(), loadbalancer.RuleSpec{Key: "split", Priority: r.Priority,
@@ -271,54 +293,6 @@ func (m metricSink) Publish(ns string, at time.Time, data []loadbalancer.Datum) 
 	}
 }
 
-// listenerChanged keeps the test listener on the candidate: when the
-// production split ends on one colour (a promotion, a rollback, a manual
-// move), the test listener is pointed at the other one.
-// NOTE: this stands in for what a team does on AWS between deployments
-// (CodeDeploy swaps its test listener the same way); the lab's test route
-// therefore always reaches the colour the next deployment will release to.
-func (l *Lab) listenerChanged(arn string) {
-	if l.Production == nil || l.Test == nil || arn != l.Production.ARN() {
-		return
-	}
-	weights := l.Production.Weights()
-	if l.RuleARN != "" {
-		r, err := l.LB.Rule(l.RuleARN)
-		if err != nil {
-			return
-		}
-		weights = map[string]int{}
-		for _, a := range r.Actions {
-			if a.Forward != nil {
-				for _, tg := range a.Forward.TargetGroups {
-					weights[tg.ARN] = *tg.Weight
-				}
-			}
-		}
-	}
-	var live []string
-	for arn, w := range weights {
-		if w > 0 {
-			live = append(live, arn)
-		}
-	}
-	if len(live) != 1 {
-		return
-	}
-	candidate := l.Green
-	if live[0] == l.Green.ARN() {
-		candidate = l.Blue
-	}
-	if cur := l.Test.Weights(); cur[candidate.ARN()] > 0 && len(cur) == 1 {
-		return
-	}
-	if err := l.LB.ModifyListener(l.Test.ARN(), []loadbalancer.Action{{Type: loadbalancer.ActionForward, TargetGroupARN: candidate.ARN()}}); err != nil {
-		l.log.Error("could not point the test listener at the candidate", "error", err)
-		return
-	}
-	l.log.Info("test listener follows the candidate", "candidate", candidate.Colour())
-}
-
 // relayshiftValues are the RELAYSHIFT_* values the lab's own resources
 // determine.
 func (l *Lab) relayshiftValues() map[string]string {
@@ -328,6 +302,7 @@ func (l *Lab) relayshiftValues() map[string]string {
 		functions.EnvGreenTG:      l.Green.ARN(),
 		functions.EnvReleaseMode:  functions.ReleaseExternal,
 		functions.EnvTestURL:      l.Test.URL(),
+		functions.EnvTestHeader:   l.TestHeader() + ": " + functions.ColourPlaceholder,
 		functions.EnvWarmupModels: strings.Join(l.models(), ","),
 	}
 	if l.cfg.APIKey != "" {

@@ -88,9 +88,13 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func get(t *testing.T, url string) (colour string, status int) {
+func get(t *testing.T, url string, header ...string) (colour string, status int) {
 	t.Helper()
-	resp, err := http.Get(url)
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	if len(header) == 2 {
+		req.Header.Set(header[0], header[1])
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,9 +145,10 @@ func TestLabFromTemplate(t *testing.T) {
 		t.Fatalf("rules %+v", rules)
 	}
 
-	// Production serves blue; the test route reaches only green.
+	// Production serves blue; the test route reaches the colour its header
+	// names, and nothing without it.
 	waitFor(t, "targets healthy", func() bool {
-		c, s := get(t, l.Test.URL()+"/v1/models")
+		c, s := get(t, l.Test.URL()+"/v1/models", "X-Relayshift-Colour", "green")
 		return c == "green" && s == 200
 	})
 	for range 10 {
@@ -151,8 +156,16 @@ func TestLabFromTemplate(t *testing.T) {
 			t.Fatalf("production served %q", c)
 		}
 	}
-	// Promotion through the ELBv2 API: the test route follows the new
-	// candidate.
+	if c, s := get(t, l.Test.URL()+"/v1/models", "x-relayshift-colour", "blue"); c != "blue" || s != 200 {
+		t.Fatalf("test route with blue: %q %d", c, s)
+	}
+	if c, s := get(t, l.Test.URL()+"/v1/models"); c != "" || s != http.StatusNotFound {
+		t.Fatalf("test route without the header: %q %d, want 404", c, s)
+	}
+	if env["RELAYSHIFT_TEST_HEADER"] != "x-relayshift-colour: {colour}" || env["RELAYSHIFT_TEST_URL"] != l.Test.URL() {
+		t.Fatalf("test route env %q %q", env["RELAYSHIFT_TEST_URL"], env["RELAYSHIFT_TEST_HEADER"])
+	}
+	// A shift through the ELBv2 API moves production traffic.
 	elb := elbv2.NewFromConfig(l.awsConfig())
 	if _, err := elb.ModifyListener(context.Background(), &elbv2.ModifyListenerInput{ListenerArn: aws.String(l.Production.ARN()),
 		DefaultActions: []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, ForwardConfig: &elbtypes.ForwardActionConfig{TargetGroups: []elbtypes.TargetGroupTuple{
@@ -160,10 +173,7 @@ func TestLabFromTemplate(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c, _ := get(t, l.Production.URL()+"/"); c != "green" {
-		t.Fatalf("after promotion production served %q", c)
-	}
-	if c, _ := get(t, l.Test.URL()+"/"); c != "blue" {
-		t.Fatalf("after promotion the test route reached %q, want the new candidate blue", c)
+		t.Fatalf("after the shift production served %q", c)
 	}
 }
 
@@ -174,7 +184,7 @@ func TestAlarmPathReachesRollbackFunction(t *testing.T) {
 	var never, failing atomic.Int64
 	failing.Store(2) // every second green request fails: a 50% 5xx rate
 	l := startLab(t, testConfig(t, []string{relay(t, "b1", &never).URL}, []string{relay(t, "g1", &failing).URL}))
-	waitFor(t, "green healthy", func() bool { _, s := get(t, l.Test.URL()+"/health"); return s == 200 })
+	waitFor(t, "green healthy", func() bool { _, s := get(t, l.Test.URL()+"/health", "x-relayshift-colour", "green"); return s == 200 })
 
 	// Traffic through the test route until the alarm fires (two 100 ms
 	// periods of breaching datapoints), bounded.
@@ -188,7 +198,9 @@ func TestAlarmPathReachesRollbackFunction(t *testing.T) {
 				return
 			default:
 			}
-			resp, err := http.Get(l.Test.URL() + "/v1/chat/completions")
+			req, _ := http.NewRequest(http.MethodGet, l.Test.URL()+"/v1/chat/completions", nil)
+			req.Header.Set("x-relayshift-colour", "green")
+			resp, err := http.DefaultClient.Do(req)
 			if err == nil {
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
@@ -269,6 +281,7 @@ func TestRelaysimTargetsReleaseAndSecret(t *testing.T) {
 	call := func(url string, key bool) (colour, version string, status int) {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodGet, url+"/v1/models", nil)
+		req.Header.Set("x-relayshift-colour", "green")
 		if key {
 			req.Header.Set("Authorization", "Bearer "+cfg.APIKey)
 		}
@@ -320,6 +333,7 @@ func TestRelaysimTargetsReleaseAndSecret(t *testing.T) {
 	}
 	req, _ := http.NewRequest(http.MethodPost, l.Test.URL()+"/v1/chat/completions", strings.NewReader(`{"model":"sim-small","messages":[{"role":"user","content":"hi"}]}`))
 	req.Header.Set("Authorization", "Bearer "+cfg.APIKey)
+	req.Header.Set("x-relayshift-colour", "green")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
