@@ -14,6 +14,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/relayshift/relayshift/internal/lab/loadbalancer"
 	"github.com/relayshift/relayshift/internal/relaysim"
 )
 
@@ -184,6 +185,7 @@ func DefaultConfig() Config {
 		TimeScale: 1.0 / 60, Endpoint: "127.0.0.1:4566",
 		LoadBalancer: LoadBalancerConfig{
 			Name: "relay", Production: "127.0.0.1:8080", Test: "127.0.0.1:8081", TestHeader: "x-relayshift-colour", Stable: "blue",
+			ColourHeader: loadbalancer.DefaultColourHeader,
 			HealthCheck: HealthCheckConfig{Path: "/health", Interval: Duration(time.Second), Timeout: Duration(500 * time.Millisecond),
 				HealthyThreshold: 2, UnhealthyThreshold: 2, Matcher: "200"},
 			DeregistrationDelay: Duration(5 * time.Second),

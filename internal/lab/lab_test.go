@@ -380,3 +380,21 @@ func TestLabWithProjectTemplate(t *testing.T) {
 	l.PrintSummary(&buf)
 	t.Logf("\n%s", buf.String())
 }
+
+// docs/lab.yaml documents every key with its default: reading it gives
+// DefaultConfig.
+func TestDocumentedConfigIsTheDefault(t *testing.T) {
+	path := filepath.Join("..", "..", "docs", "lab.yaml")
+	got, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := DefaultConfig()
+	want.Template = filepath.Join("..", "..", "docs", "..", "template.yaml")
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("docs/lab.yaml differs from DefaultConfig (-default +docs):\n%s", diff)
+	}
+	if _, err := LoadConfig(filepath.Join("testdata", "unknown-key.yaml")); err == nil || !strings.Contains(err.Error(), "field bogus not found") {
+		t.Fatalf("unknown key: %v", err)
+	}
+}
