@@ -367,4 +367,3 @@ func withToken(m map[string]any, next string) map[string]any {
 	}
 	return m
 }
-
