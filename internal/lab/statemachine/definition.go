@@ -186,18 +186,22 @@ func Load(definition []byte, substitutions map[string]string) (*Definition, erro
 	return d, nil
 }
 
-// definitionOrder returns the state names in the order they appear in the
-// text (Go maps lose it), falling back to sorted order.
+// definitionOrder returns the state names in the order their definitions
+// appear in the text (Go maps lose it), falling back to sorted order.
 func definitionOrder(text string, states map[string]any) []string {
 	names := make([]string, 0, len(states))
+	pos := make(map[string]int, len(states))
 	for n := range states {
 		names = append(names, n)
+		pos[n] = len(text)
+		re := regexp.MustCompile(`"` + regexp.QuoteMeta(n) + `"\s*:\s*\{`)
+		if loc := re.FindStringIndex(text); loc != nil {
+			pos[n] = loc[0]
+		}
 	}
 	sort.Slice(names, func(i, j int) bool {
-		pi := strings.Index(text, `"`+names[i]+`"`)
-		pj := strings.Index(text, `"`+names[j]+`"`)
-		if pi != pj {
-			return pi < pj
+		if pos[names[i]] != pos[names[j]] {
+			return pos[names[i]] < pos[names[j]]
 		}
 		return names[i] < names[j]
 	})

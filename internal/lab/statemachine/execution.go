@@ -548,7 +548,8 @@ func (c *stateRun) attempt() (any, *stateError, bool) {
 	if x.emit(Event{Type: "TaskStarted", TaskStarted: &TaskResource{ResourceType: lambdaResourceType, Resource: lambdaResource}}) == 0 {
 		return nil, nil, true
 	}
-	body, ierr, aborted := x.svc.invoke(x.stopCtx, fn, []byte(payload), s.timeoutSeconds)
+	task := Task{ExecutionARN: x.arn, StateName: s.name, RetryCount: c.retryCount}
+	body, ierr, aborted := x.svc.invoke(x.stopCtx, task, fn, []byte(payload), s.timeoutSeconds)
 	if aborted {
 		return nil, nil, true
 	}

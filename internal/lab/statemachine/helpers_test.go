@@ -1,6 +1,7 @@
 package statemachine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -130,6 +131,8 @@ func (l *lab) wait(t *testing.T, arn string) (Execution, []Event) {
 
 var testSubstitutions = map[string]string{
 	"PreflightFunctionArn":   LambdaARN("us-east-1", "123456789012", "preflight"),
+	"ReleaseFunctionArn":     LambdaARN("us-east-1", "123456789012", "release"),
+	"WarmUpFunctionArn":      LambdaARN("us-east-1", "123456789012", "warmup"),
 	"HealthCheckFunctionArn": LambdaARN("us-east-1", "123456789012", "healthcheck"),
 	"ShiftFunctionArn":       LambdaARN("us-east-1", "123456789012", "shift"),
 	"EvaluateFunctionArn":    LambdaARN("us-east-1", "123456789012", "evaluate"),
@@ -189,3 +192,5 @@ func taskDef(fields string, more ...string) string {
 }
 
 var errBoom = errors.New("boom")
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

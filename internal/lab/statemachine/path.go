@@ -100,7 +100,7 @@ func checkFieldName(path, name string) error {
 }
 
 func unsupportedPath(path, what string) error {
-	return fmt.Errorf("path %q uses %s: only reference paths are supported", path, what)
+	return fmt.Errorf("path %q uses %s, which is not supported by the lab's Step Functions engine (only reference paths are)", path, what)
 }
 
 // get returns the node p names in v (the state's data, or the context object

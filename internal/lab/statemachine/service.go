@@ -388,11 +388,28 @@ func (s *Service) Wait(ctx context.Context, arn string) (Execution, error) {
 	return s.DescribeExecution(arn)
 }
 
+// Task identifies the Task state on whose behalf an Invoker is called.
+type Task struct {
+	ExecutionARN string
+	StateName    string
+	// RetryCount is the number of retries of the state so far
+	// ($$.State.RetryCount).
+	RetryCount int
+}
+
+type taskKey struct{}
+
+// TaskFromContext returns the Task an invocation's context carries.
+func TaskFromContext(ctx context.Context) (Task, bool) {
+	t, ok := ctx.Value(taskKey{}).(Task)
+	return t, ok
+}
+
 // invoke runs one Lambda invocation for a Task. It stops waiting when the
 // execution stops (aborted) or the task's timeout passes, but does not
 // cancel the invocation then: Step Functions does not interrupt a running
 // function. The invocation's context is canceled only by Close.
-func (s *Service) invoke(stop context.Context, fn string, payload []byte, timeoutSeconds int64) ([]byte, *stateError, bool) {
+func (s *Service) invoke(stop context.Context, task Task, fn string, payload []byte, timeoutSeconds int64) ([]byte, *stateError, bool) {
 	type result struct {
 		body []byte
 		err  error
@@ -401,7 +418,7 @@ func (s *Service) invoke(stop context.Context, fn string, payload []byte, timeou
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		b, err := s.invoker.Invoke(s.ctx, fn, payload)
+		b, err := s.invoker.Invoke(context.WithValue(s.ctx, taskKey{}, task), fn, payload)
 		ch <- result{b, err}
 	}()
 	var timeout <-chan time.Time
