@@ -151,8 +151,8 @@ func entered(h []Event) []string {
 	return out
 }
 
-// types lists the event types.
-func types(h []Event) []string {
+// eventTypes lists the event types.
+func eventTypes(h []Event) []string {
 	var out []string
 	for _, e := range h {
 		out = append(out, e.Type)

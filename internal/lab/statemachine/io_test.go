@@ -119,7 +119,7 @@ func TestLambdaInvokeResult(t *testing.T) {
 	if len(calls) != 1 || calls[0] != want {
 		t.Errorf("payloads %q, want [%s]", calls, want)
 	}
-	if diff := cmp.Diff([]string{"ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSucceeded", "TaskStateExited", "ExecutionSucceeded"}, types(h)); diff != "" {
+	if diff := cmp.Diff([]string{"ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSucceeded", "TaskStateExited", "ExecutionSucceeded"}, eventTypes(h)); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)
 	}
 	sched := h[2].TaskScheduled
@@ -326,7 +326,7 @@ func TestCatchErrorOutput(t *testing.T) {
 	if diff := cmp.Diff(want, exitedOutput(t, h, "T")); diff != "" {
 		t.Errorf("T output (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskFailed", "TaskStateExited", "FailStateEntered", "ExecutionFailed"}, types(h)); diff != "" {
+	if diff := cmp.Diff([]string{"ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskFailed", "TaskStateExited", "FailStateEntered", "ExecutionFailed"}, eventTypes(h)); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)
 	}
 	if f := h[4].TaskFailed; f.Error != "CandidateUnhealthy" || f.ResourceType != "lambda" || f.Resource != "invoke" {

@@ -139,6 +139,12 @@ type Handler interface {
 	Invoke(ctx context.Context, payload []byte) ([]byte, error)
 }
 
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, payload []byte) ([]byte, error)
+
+// Invoke implements Handler.
+func (f HandlerFunc) Invoke(ctx context.Context, payload []byte) ([]byte, error) { return f(ctx, payload) }
+
 // InProcess invokes handlers in this process, as the Go runtime would run
 // them: a returned error becomes the function error aws-lambda-go reports.
 type InProcess struct {

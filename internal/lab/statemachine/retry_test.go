@@ -184,8 +184,8 @@ func TestTaskTimeout(t *testing.T) {
 			if diff := cmp.Diff(tc.wantStates, entered(h)); diff != "" {
 				t.Errorf("states (-want +got):\n%s", diff)
 			}
-			if !strings.Contains(strings.Join(types(h), ","), "TaskTimedOut") {
-				t.Errorf("no TaskTimedOut event: %v", types(h))
+			if !strings.Contains(strings.Join(eventTypes(h), ","), "TaskTimedOut") {
+				t.Errorf("no TaskTimedOut event: %v", eventTypes(h))
 			}
 		})
 	}
