@@ -171,24 +171,6 @@ func (r *choiceRule) nexts() []string {
 	return []string{r.next}
 }
 
-// paths returns every path the rule reads.
-func (r *choiceRule) paths() []refPath {
-	var out []refPath
-	for _, s := range append(append([]*choiceRule{}, r.and...), r.or...) {
-		out = append(out, s.paths()...)
-	}
-	if r.not != nil {
-		out = append(out, r.not.paths()...)
-	}
-	if r.op != "" {
-		out = append(out, r.variable)
-		if r.byPath {
-			out = append(out, r.path)
-		}
-	}
-	return out
-}
-
 // eval evaluates the rule against the Choice state's effective input.
 // NOTE: a Variable (or a ...Path operand) that matches nothing fails the
 // execution with States.Runtime, except for IsPresent (ASL specification:
@@ -228,7 +210,7 @@ func (r *choiceRule) eval(input, ctxObj any) (bool, error) {
 		return present == r.value.(bool), nil
 	}
 	if !present {
-		return false, fmt.Errorf("Invalid path '%s': The choice state's condition path references an invalid value.", r.variable)
+		return false, causef("Invalid path '%s': The choice state's condition path references an invalid value.", r.variable)
 	}
 	operand := r.value
 	if r.byPath {
@@ -238,7 +220,7 @@ func (r *choiceRule) eval(input, ctxObj any) (bool, error) {
 		}
 		o, ok := r.path.get(root)
 		if !ok {
-			return false, fmt.Errorf("Invalid path '%s': The choice state's condition path references an invalid value.", r.path)
+			return false, causef("Invalid path '%s': The choice state's condition path references an invalid value.", r.path)
 		}
 		operand = o
 	}

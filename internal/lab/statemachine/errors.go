@@ -78,3 +78,11 @@ func IsUnsupported(err error) bool {
 	var u *UnsupportedError
 	return errors.As(err, &u)
 }
+
+// causeError carries an error cause worded as AWS words it (capitalized,
+// with a final period), for the history.
+type causeError string
+
+func (e causeError) Error() string { return string(e) }
+
+func causef(format string, args ...any) error { return causeError(fmt.Sprintf(format, args...)) }

@@ -242,20 +242,6 @@ func (p *intrinsicParser) stringLiteral() (intrinsicArg, error) {
 	}
 }
 
-// paths returns every path the invocation reads, for load-time checks.
-func (c *intrinsic) paths() []refPath {
-	var out []refPath
-	for _, a := range c.args {
-		switch {
-		case a.path != nil:
-			out = append(out, *a.path)
-		case a.call != nil:
-			out = append(out, a.call.paths()...)
-		}
-	}
-	return out
-}
-
 // eval evaluates the invocation against the state data and the context
 // object. Its errors are runtime errors of the state.
 func (c *intrinsic) eval(data, ctxObj any) (any, error) {

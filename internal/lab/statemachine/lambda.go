@@ -143,7 +143,9 @@ type Handler interface {
 type HandlerFunc func(ctx context.Context, payload []byte) ([]byte, error)
 
 // Invoke implements Handler.
-func (f HandlerFunc) Invoke(ctx context.Context, payload []byte) ([]byte, error) { return f(ctx, payload) }
+func (f HandlerFunc) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	return f(ctx, payload)
+}
 
 // InProcess invokes handlers in this process, as the Go runtime would run
 // them: a returned error becomes the function error aws-lambda-go reports.

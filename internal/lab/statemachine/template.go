@@ -95,24 +95,6 @@ func compileTemplate(v any, where string) (*template, error) {
 	return &template{kind: tplLiteral, lit: v}, nil
 }
 
-// intrinsics returns the intrinsic functions the template calls.
-func (t *template) intrinsics() []*intrinsic {
-	if t == nil {
-		return nil
-	}
-	var out []*intrinsic
-	for _, f := range t.fields {
-		if f.call != nil {
-			out = append(out, f.call)
-		}
-		out = append(out, f.value.intrinsics()...)
-	}
-	for _, it := range t.items {
-		out = append(out, it.intrinsics()...)
-	}
-	return out
-}
-
 // eval builds the payload from data (the effective input, or the task's
 // result for ResultSelector) and the context object.
 func (t *template) eval(data, ctxObj any) (any, error) {
@@ -134,13 +116,13 @@ func (t *template) eval(data, ctxObj any) (any, error) {
 				}
 				v, ok := f.path.get(root)
 				if !ok {
-					return nil, fmt.Errorf("The JSONPath '%s' specified for the field '%s.$' could not be found in the input '%s'", f.path, f.name, encodeJSON(root))
+					return nil, causef("The JSONPath '%s' specified for the field '%s.$' could not be found in the input '%s'", f.path, f.name, encodeJSON(root))
 				}
 				out[f.name] = v
 			default:
 				v, err := f.call.eval(data, ctxObj)
 				if err != nil {
-					return nil, fmt.Errorf("The value for the field '%s.$' could not be evaluated: %v", f.name, err)
+					return nil, causef("The value for the field '%s.$' could not be evaluated: %v", f.name, err)
 				}
 				out[f.name] = v
 			}
