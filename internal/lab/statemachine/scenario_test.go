@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -122,5 +123,97 @@ func TestPipelineScenarios(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTimeScaleOnTheRealClock runs the healthy scenario on the wall clock
+// with a time scale of 0.001: 915 s of Waits (a 15 s release poll and three
+// 300 s bakes) take under a second. The elapsed time is printed, not
+// asserted.
+func TestTimeScaleOnTheRealClock(t *testing.T) {
+	f := loadScenarios(t, "testdata/pipeline-scenarios.json")
+	def, err := Load([]byte(readTestdata(t, "pipeline.asl.json")), testSubstitutions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := f.Scenarios[0]
+	inv := &stateScript{tasks: sc.Tasks, attempts: map[string]int{}}
+	svc, err := NewService(Options{Invoker: inv, TimeScale: 0.001})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Close)
+	sm, err := svc.CreateStateMachine("relayshift-deploy", testRole, def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	x, err := svc.StartExecution(sm.ARN, "", string(f.Input))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, h := (&lab{svc: svc}).wait(t, x.ARN)
+	elapsed := time.Since(start)
+	if x.Status != StatusSucceeded {
+		t.Fatalf("status %s %s %s", x.Status, x.Error, x.Cause)
+	}
+	var waited time.Duration
+	var entered time.Time
+	for _, e := range h {
+		switch e.Type {
+		case "WaitStateEntered":
+			entered = e.Timestamp
+		case "WaitStateExited":
+			waited += e.Timestamp.Sub(entered)
+		}
+	}
+	if waited < 915*time.Millisecond {
+		t.Errorf("the Wait states lasted %v in all, less than 915 s × 0.001", waited)
+	}
+	t.Logf("915 s of Wait states at time scale 0.001: execution took %v (waits %v, %d events)", elapsed, waited, len(h))
+}
+
+// BenchmarkPipelineExecution measures the engine's own cost: one healthy
+// execution of the test definition (22 states, 79 events) on a virtual
+// clock.
+func BenchmarkPipelineExecution(b *testing.B) {
+	raw, err := os.ReadFile("testdata/pipeline-scenarios.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var f scenarioFile
+	if err := json.Unmarshal(raw, &f); err != nil {
+		b.Fatal(err)
+	}
+	text, err := os.ReadFile("testdata/pipeline.asl.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	def, err := Load(text, testSubstitutions)
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc, err := NewService(Options{Invoker: &stateScript{tasks: f.Scenarios[0].Tasks, attempts: map[string]int{}}, Clock: NewVirtualClock(t0)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer svc.Close()
+	sm, err := svc.CreateStateMachine("bench", testRole, def)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		inv := svc.invoker.(*stateScript)
+		inv.mu.Lock()
+		inv.attempts = map[string]int{}
+		inv.mu.Unlock()
+		x, err := svc.StartExecution(sm.ARN, "", string(f.Input))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if x, err = svc.Wait(context.Background(), x.ARN); err != nil || x.Status != StatusSucceeded {
+			b.Fatalf("%v %s %s", err, x.Status, x.Cause)
+		}
 	}
 }
