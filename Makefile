@@ -16,7 +16,7 @@ RIE_VERSION         := v0.0.0-20261030222936-bef5c4ba774d
 STATICCHECK_VERSION := v0.8.2
 
 # Every Lambda function: functions/<name>, SAM logical id <Name>Function.
-FUNCTIONS := preflight shift finalize
+FUNCTIONS := preflight shift evaluate finalize rollback
 
 LAMBDA_GOFLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 LAMBDA_ENV     := CGO_ENABLED=0 GOOS=linux GOARCH=arm64

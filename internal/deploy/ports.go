@@ -48,8 +48,13 @@ type Health struct {
 // ExecutionStatus is a Step Functions execution status.
 type ExecutionStatus string
 
-// Running is the status of an execution that has not ended.
-const Running ExecutionStatus = "RUNNING"
+// Execution statuses relayshift tells apart.
+const (
+	// Running is the status of an execution that has not ended.
+	Running ExecutionStatus = "RUNNING"
+	// Succeeded is the status of an execution that completed.
+	Succeeded ExecutionStatus = "SUCCEEDED"
+)
 
 // Execution is what relayshift needs to know about a Step Functions
 // execution.

@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"time"
 )
 
@@ -19,6 +20,9 @@ type PreflightInput struct {
 type Preflight struct {
 	Router     Router
 	Executions Executions
+	// Targets, when set, records the stable colour's healthy targets in
+	// the record (Record.StableHealthy), for rollback to compare with.
+	Targets Targets
 	// Service names the relay; it starts every deployment id.
 	Service string
 	// DefaultStrategy applies when the request names none.
@@ -72,20 +76,28 @@ func (p *Preflight) Handle(ctx context.Context, log *slog.Logger, in PreflightIn
 		return Record{}, err
 	}
 	rec.Candidate = rec.Stable.Other()
+	if p.Targets != nil {
+		h, err := p.Targets.Health(ctx, rec.Stable)
+		if err != nil {
+			return Record{}, err
+		}
+		rec.StableHealthy = h.Healthy
+	}
 
 	if !rec.DryRun {
 		tags := map[string]string{
-			TagDeployment: rec.ID,
-			TagExecution:  rec.ExecutionARN,
-			TagStable:     string(rec.Stable),
-			TagBefore:     rec.Before.String(),
+			TagDeployment:    rec.ID,
+			TagExecution:     rec.ExecutionARN,
+			TagStable:        string(rec.Stable),
+			TagBefore:        rec.Before.String(),
+			TagStableHealthy: strconv.Itoa(rec.StableHealthy),
 		}
 		if err := p.Router.Tag(ctx, tags, nil); err != nil {
 			return Record{}, err
 		}
 	}
 	log.Info("preflight passed", "stable", rec.Stable, "candidate", rec.Candidate,
-		"weights", rec.Before.String(), "strategy", plan.Strategy, "steps", len(plan.Steps),
+		"weights", rec.Before.String(), "stable_healthy", rec.StableHealthy, "strategy", plan.Strategy, "steps", len(plan.Steps),
 		"resumed", rec.Resumed, "dry_run", rec.DryRun)
 	return rec, nil
 }

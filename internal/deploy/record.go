@@ -11,18 +11,22 @@ import (
 // the source of truth for the rest of the execution and for rollback, read
 // back from the execution state; listener tags mirror it for people.
 type Record struct {
-	ID           string    `json:"id"`
-	ExecutionARN string    `json:"executionArn"`
-	Version      string    `json:"version"`
-	Image        string    `json:"image"`
-	Commit       string    `json:"commit"`
-	Stable       Colour    `json:"stable"`
-	Candidate    Colour    `json:"candidate"`
-	Before       Weights   `json:"before"`
-	Plan         Plan      `json:"plan"`
-	DryRun       bool      `json:"dryRun"`
-	Resumed      bool      `json:"resumed"`
-	StartedAt    time.Time `json:"startedAt"`
+	ID           string  `json:"id"`
+	ExecutionARN string  `json:"executionArn"`
+	Version      string  `json:"version"`
+	Image        string  `json:"image"`
+	Commit       string  `json:"commit"`
+	Stable       Colour  `json:"stable"`
+	Candidate    Colour  `json:"candidate"`
+	Before       Weights `json:"before"`
+	// StableHealthy is how many healthy targets the stable colour had when
+	// Preflight ran (0 when unknown). Rollback compares it with the stable
+	// colour's health when it restores.
+	StableHealthy int       `json:"stableHealthy"`
+	Plan          Plan      `json:"plan"`
+	DryRun        bool      `json:"dryRun"`
+	Resumed       bool      `json:"resumed"`
+	StartedAt     time.Time `json:"startedAt"`
 }
 
 // Validate checks a Record received from the state machine.
@@ -34,6 +38,8 @@ func (r Record) Validate() error {
 		return Errorf(InvalidInput, "deployment record: stable %q and candidate %q must be blue and green", r.Stable, r.Candidate)
 	case r.Before.Validate() != nil:
 		return Errorf(InvalidInput, "deployment record: before: %v", r.Before.Validate())
+	case r.StableHealthy < 0:
+		return Errorf(InvalidInput, "deployment record: stableHealthy %d is negative", r.StableHealthy)
 	}
 	if err := ValidateExecutionARN(r.ExecutionARN); err != nil {
 		return err
@@ -51,6 +57,8 @@ const (
 	TagStable     = "relayshift:stable"
 	TagBefore     = "relayshift:before"
 	TagVersion    = "relayshift:version"
+	// TagStableHealthy mirrors Record.StableHealthy.
+	TagStableHealthy = "relayshift:stable-healthy"
 )
 
 var executionARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[^:]{1,80}:[^:]{1,80}$`)

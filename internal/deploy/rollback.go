@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strconv"
 )
 
 // ErrNoRecord means an execution's history holds no deployment record (it
@@ -24,6 +26,12 @@ type RunningDeployment struct {
 // FindRunning returns the deployment holding the listener among the RUNNING
 // executions of the state machine: the lock holder (see Holder). It is false
 // when none is running.
+//
+// The record comes from the holder's history (the source of truth) or, when
+// the history holds none, from the listener tags Preflight wrote, provided
+// they name the holder. When neither has it, FindRunning returns the holder
+// (found is true) with an error wrapping ErrNoRecord: the holder has not
+// passed Preflight, so it has not moved traffic.
 func FindRunning(ctx context.Context, execs Executions, r Router, stateMachineARN string) (RunningDeployment, bool, error) {
 	running, err := execs.Running(ctx, stateMachineARN)
 	if err != nil {
@@ -40,20 +48,75 @@ func FindRunning(ctx context.Context, execs Executions, r Router, stateMachineAR
 	if !errors.Is(err, ErrNoRecord) {
 		return RunningDeployment{}, false, err
 	}
-	rec, err = recordFromTags(ctx, r, h)
+	tags, err := r.Tags(ctx)
+	if err != nil {
+		return RunningDeployment{}, false, err
+	}
+	rec, err = recordFromTags(tags, h)
 	if err != nil {
 		return RunningDeployment{Execution: h}, true, err
 	}
 	return RunningDeployment{Execution: h, Record: rec, Source: "tags"}, true, nil
 }
 
-// recordFromTags rebuilds the parts of a record a restore needs from the
-// listener tags Preflight wrote, provided they name execution h.
-func recordFromTags(ctx context.Context, r Router, h Execution) (Record, error) {
+// FindUnrestored returns a deployment whose execution ended without
+// finishing (ABORTED, FAILED, TIMED_OUT) while the listener tags still name
+// it. Restore clears those tags once the weights are back, and Finalize
+// clears them on success, so such tags mean the stable colour was never
+// restored: typically a rollback that stopped the execution and then failed
+// to restore (a throttled ModifyListener), redelivered by Lambda's
+// asynchronous retry, or an execution stopped by hand mid-shift. A
+// SUCCEEDED execution is never returned: after completion the new colour is
+// stable. It is false when the tags name no execution, or a running one
+// (FindRunning's case).
+func FindUnrestored(ctx context.Context, execs Executions, r Router) (RunningDeployment, bool, error) {
 	tags, err := r.Tags(ctx)
 	if err != nil {
-		return Record{}, err
+		return RunningDeployment{}, false, err
 	}
+	arn := tags[TagExecution]
+	if arn == "" {
+		return RunningDeployment{}, false, nil
+	}
+	x, err := execs.Describe(ctx, arn)
+	if err != nil {
+		if CodeOf(err) == InvalidInput {
+			// The execution no longer exists (or the tag is not an ARN):
+			// nothing to tie the tags to.
+			return RunningDeployment{}, false, nil
+		}
+		return RunningDeployment{}, false, err
+	}
+	if x.Status == Running || x.Status == Succeeded {
+		return RunningDeployment{}, false, nil
+	}
+	rec, err := execs.Record(ctx, arn)
+	if err == nil {
+		return RunningDeployment{Execution: x, Record: rec, Source: "history"}, true, nil
+	}
+	if !errors.Is(err, ErrNoRecord) {
+		return RunningDeployment{}, false, err
+	}
+	rec, err = recordFromTags(tags, x)
+	if err != nil {
+		return RunningDeployment{}, false, err
+	}
+	return RunningDeployment{Execution: x, Record: rec, Source: "tags"}, true, nil
+}
+
+// FindToRollBack returns the deployment an alarm rolls back: the running
+// one (FindRunning), or else one left unrestored (FindUnrestored).
+func FindToRollBack(ctx context.Context, execs Executions, r Router, stateMachineARN string) (RunningDeployment, bool, error) {
+	d, ok, err := FindRunning(ctx, execs, r, stateMachineARN)
+	if ok || err != nil {
+		return d, ok, err
+	}
+	return FindUnrestored(ctx, execs, r)
+}
+
+// recordFromTags rebuilds the parts of a record a restore needs from the
+// listener tags Preflight wrote, provided they name execution h.
+func recordFromTags(tags map[string]string, h Execution) (Record, error) {
 	if tags[TagExecution] != h.ARN {
 		return Record{}, fmt.Errorf("execution %s: %w, and the listener tags name execution %q", h.Name, ErrNoRecord, tags[TagExecution])
 	}
@@ -63,7 +126,9 @@ func recordFromTags(ctx context.Context, r Router, h Execution) (Record, error) 
 		return Record{}, fmt.Errorf("execution %s: %w, and the listener tags %s=%q %s=%q are not a stable split",
 			h.Name, ErrNoRecord, TagStable, tags[TagStable], TagBefore, tags[TagBefore])
 	}
-	return Record{ID: tags[TagDeployment], ExecutionARN: h.ARN, Stable: stable, Candidate: stable.Other(), Before: before}, nil
+	healthy, _ := strconv.Atoi(tags[TagStableHealthy])
+	return Record{ID: tags[TagDeployment], ExecutionARN: h.ARN, Stable: stable, Candidate: stable.Other(),
+		Before: before, StableHealthy: max(healthy, 0)}, nil
 }
 
 // RolledBackResult reports what RollBack did.
@@ -89,28 +154,18 @@ type RolledBackResult struct {
 func RollBack(ctx context.Context, log *slog.Logger, execs Executions, r Router, rec Record, stop bool, cause string) (RolledBackResult, error) {
 	var res RolledBackResult
 	if stop {
-		x, err := execs.Describe(ctx, rec.ExecutionARN)
+		stopped, err := stopIfRunning(ctx, log, execs, rec, cause)
 		if err != nil {
 			return res, err
 		}
-		if x.Status == Running {
-			if err := execs.Stop(ctx, rec.ExecutionARN, string(RolledBack), cause); err != nil {
-				return res, err
-			}
-			res.Stopped = true
-			log.Info("stopped execution", "deployment", rec.ID, "execution", x.Name, "cause", cause)
-		}
+		res.Stopped = stopped
 	} else {
-		sm, err := StateMachineOf(rec.ExecutionARN)
+		holder, err := lockHolder(ctx, execs, rec.ExecutionARN)
 		if err != nil {
 			return res, err
 		}
-		running, err := execs.Running(ctx, sm)
-		if err != nil {
-			return res, err
-		}
-		if h, ok := Holder(running); ok && h.ARN != rec.ExecutionARN {
-			res.Skipped = fmt.Sprintf("execution %s holds the listener; this execution never moved traffic", h.Name)
+		if holder.ARN != rec.ExecutionARN {
+			res.Skipped = fmt.Sprintf("execution %s holds the listener; this execution never moved traffic", holder.Name)
 			log.Info("rollback leaves traffic alone", "deployment", rec.ID, "reason", res.Skipped)
 			return res, nil
 		}
@@ -118,4 +173,50 @@ func RollBack(ctx context.Context, log *slog.Logger, execs Executions, r Router,
 	restored, err := Restore(ctx, log, r, rec)
 	res.Restored = restored
 	return res, err
+}
+
+// stopIfRunning stops the record's execution if it is RUNNING. A Stop that
+// fails because the execution ended meanwhile (a duplicate alarm's
+// invocation stopped it first) is not an error.
+func stopIfRunning(ctx context.Context, log *slog.Logger, execs Executions, rec Record, cause string) (bool, error) {
+	x, err := execs.Describe(ctx, rec.ExecutionARN)
+	if err != nil {
+		return false, err
+	}
+	if x.Status != Running {
+		return false, nil
+	}
+	if err := execs.Stop(ctx, rec.ExecutionARN, string(RolledBack), cause); err != nil {
+		again, derr := execs.Describe(ctx, rec.ExecutionARN)
+		if derr != nil || again.Status == Running {
+			return false, err
+		}
+		log.Info("execution ended while being stopped", "deployment", rec.ID, "execution", x.Name, "status", again.Status)
+		return false, nil
+	}
+	log.Info("stopped execution", "deployment", rec.ID, "execution", x.Name, "cause", cause)
+	return true, nil
+}
+
+// lockHolder returns the execution holding the listener among the running
+// executions of arn's state machine, counting arn itself even when
+// ListExecutions (eventually consistent) does not list it yet.
+func lockHolder(ctx context.Context, execs Executions, arn string) (Execution, error) {
+	sm, err := StateMachineOf(arn)
+	if err != nil {
+		return Execution{}, err
+	}
+	running, err := execs.Running(ctx, sm)
+	if err != nil {
+		return Execution{}, err
+	}
+	if !slices.ContainsFunc(running, func(e Execution) bool { return e.ARN == arn }) {
+		self, err := execs.Describe(ctx, arn)
+		if err != nil {
+			return Execution{}, err
+		}
+		running = append(running, self)
+	}
+	h, _ := Holder(running)
+	return h, nil
 }

@@ -3,7 +3,9 @@ package functions
 import (
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/relayshift/relayshift/internal/deploy"
@@ -34,6 +36,16 @@ type Config struct {
 	// RELAYSHIFT_STATE_MACHINE_ARN (needed by rollback; the pipeline
 	// functions derive it from their execution).
 	StateMachineARN string
+	// AlarmPrefix starts the name of every pipeline alarm: Evaluate rolls
+	// back when one is in ALARM, the rollback function acts only on them.
+	// RELAYSHIFT_ALARM_PREFIX (needed by evaluate and rollback).
+	AlarmPrefix string
+	// Policy holds Evaluate's thresholds: RELAYSHIFT_MAX_ERROR_RATE,
+	// RELAYSHIFT_ERROR_RATE_MARGIN, RELAYSHIFT_MAX_P99_MS,
+	// RELAYSHIFT_P99_FACTOR, RELAYSHIFT_MIN_REQUESTS,
+	// RELAYSHIFT_MAX_HOLD_SECONDS, RELAYSHIFT_ON_NO_DATA; defaults from
+	// deploy.DefaultPolicy.
+	Policy deploy.Policy
 }
 
 // Release modes.
@@ -52,6 +64,14 @@ const (
 	EnvDefaultStrategy = "RELAYSHIFT_DEFAULT_STRATEGY"
 	EnvReleaseMode     = "RELAYSHIFT_RELEASE_MODE"
 	EnvStateMachineARN = "RELAYSHIFT_STATE_MACHINE_ARN"
+	EnvAlarmPrefix     = "RELAYSHIFT_ALARM_PREFIX"
+	EnvMaxErrorRate    = "RELAYSHIFT_MAX_ERROR_RATE"
+	EnvErrorRateMargin = "RELAYSHIFT_ERROR_RATE_MARGIN"
+	EnvMaxP99Ms        = "RELAYSHIFT_MAX_P99_MS"
+	EnvP99Factor       = "RELAYSHIFT_P99_FACTOR"
+	EnvMinRequests     = "RELAYSHIFT_MIN_REQUESTS"
+	EnvMaxHoldSeconds  = "RELAYSHIFT_MAX_HOLD_SECONDS"
+	EnvOnNoData        = "RELAYSHIFT_ON_NO_DATA"
 )
 
 var (
@@ -73,6 +93,8 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		GreenTargetGroupARN: get(EnvGreenTG),
 		ReleaseMode:         get(EnvReleaseMode),
 		StateMachineARN:     get(EnvStateMachineARN),
+		AlarmPrefix:         get(EnvAlarmPrefix),
+		Policy:              deploy.DefaultPolicy(),
 	}
 	if c.Service == "" {
 		c.Service = "relay"
@@ -119,6 +141,11 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 	if c.BlueTargetGroupARN != "" && c.BlueTargetGroupARN == c.GreenTargetGroupARN {
 		bad(EnvGreenTG, "blue and green must be different target groups")
 	}
+	// NOTE: alarm names are 1-255 characters (PutMetricAlarm reference).
+	if len(c.AlarmPrefix) > 255 {
+		bad(EnvAlarmPrefix, "%d characters: alarm names have at most 255", len(c.AlarmPrefix))
+	}
+	loadPolicy(get, &c.Policy, bad)
 	if len(errs) > 0 {
 		return Config{}, deploy.Errorf(deploy.InvalidConfig, "%w", errors.Join(errs...))
 	}
@@ -130,6 +157,7 @@ func (c Config) require(keys ...string) error {
 	vals := map[string]string{
 		EnvListenerARN: c.ListenerARN, EnvBlueTG: c.BlueTargetGroupARN,
 		EnvGreenTG: c.GreenTargetGroupARN, EnvStateMachineARN: c.StateMachineARN,
+		EnvAlarmPrefix: c.AlarmPrefix,
 	}
 	var missing []string
 	for _, k := range keys {
@@ -153,4 +181,70 @@ func (c Config) LoadBalancerDimension() string {
 		return ""
 	}
 	return "app/" + m[1]
+}
+
+// loadPolicy reads Evaluate's thresholds over the defaults in p, reporting
+// every bad variable through bad.
+func loadPolicy(get func(string) string, p *deploy.Policy, bad func(k, format string, args ...any)) {
+	float := func(k string, dst *float64) {
+		if v := get(k); v != "" {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+				bad(k, "%q is not a number", v)
+				return
+			}
+			*dst = f
+		}
+	}
+	integer := func(k string, dst *int) {
+		if v := get(k); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				bad(k, "%q is not a whole number", v)
+				return
+			}
+			*dst = n
+		}
+	}
+	float(EnvMaxErrorRate, &p.MaxErrorRatePercent)
+	float(EnvErrorRateMargin, &p.ErrorRateMarginPoints)
+	float(EnvMaxP99Ms, &p.MaxP99Ms)
+	float(EnvP99Factor, &p.P99Factor)
+	integer(EnvMinRequests, &p.MinRequests)
+	integer(EnvMaxHoldSeconds, &p.MaxHoldSeconds)
+	if v := get(EnvOnNoData); v != "" {
+		p.OnNoData = v
+	}
+	// Each variable is checked on its own, over the defaults, so that
+	// every bad one is named.
+	for _, one := range []struct {
+		k   string
+		set func(*deploy.Policy)
+	}{
+		{EnvMaxErrorRate, func(q *deploy.Policy) { q.MaxErrorRatePercent = p.MaxErrorRatePercent }},
+		{EnvErrorRateMargin, func(q *deploy.Policy) { q.ErrorRateMarginPoints = p.ErrorRateMarginPoints }},
+		{EnvMaxP99Ms, func(q *deploy.Policy) { q.MaxP99Ms = p.MaxP99Ms }},
+		{EnvP99Factor, func(q *deploy.Policy) { q.P99Factor = p.P99Factor }},
+		{EnvMinRequests, func(q *deploy.Policy) { q.MinRequests = p.MinRequests }},
+		{EnvMaxHoldSeconds, func(q *deploy.Policy) { q.MaxHoldSeconds = p.MaxHoldSeconds }},
+		{EnvOnNoData, func(q *deploy.Policy) { q.OnNoData = p.OnNoData }},
+	} {
+		q := deploy.DefaultPolicy()
+		one.set(&q)
+		if err := q.Validate(); err != nil {
+			bad(one.k, "%v", err)
+		}
+	}
+}
+
+// TargetGroupDimension returns the CloudWatch TargetGroup dimension of a
+// target group ARN: "targetgroup/<name>/<id>".
+// NOTE: the dimension is the ARN's resource part (ALB CloudWatch metrics
+// documentation, AWS-FACTS.md).
+func TargetGroupDimension(arn string) string {
+	if !targetGroupARNRE.MatchString(arn) {
+		return ""
+	}
+	_, res, _ := strings.Cut(arn, ":targetgroup/")
+	return "targetgroup/" + res
 }

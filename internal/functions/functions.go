@@ -11,11 +11,14 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/relayshift/relayshift/internal/alb"
+	"github.com/relayshift/relayshift/internal/cwmetrics"
 	"github.com/relayshift/relayshift/internal/deploy"
+	"github.com/relayshift/relayshift/internal/rollback"
 	"github.com/relayshift/relayshift/internal/stepfn"
 )
 
@@ -46,11 +49,16 @@ type Function struct {
 func All() []Function {
 	return []Function{
 		{Name: "preflight", LogicalID: "PreflightFunction", Build: Preflight,
-			IAMActions: actions(alb.ReadActions(), alb.TagActions(), stepfn.ReadActions())},
+			IAMActions: actions(alb.ReadActions(), alb.TagActions(), alb.HealthActions(), stepfn.ReadActions())},
 		{Name: "shift", LogicalID: "ShiftFunction", Build: Shift,
 			IAMActions: actions(alb.ReadActions(), alb.WriteActions(), alb.TagActions(), alb.HealthActions(), stepfn.ReadActions())},
+		{Name: "evaluate", LogicalID: "EvaluateFunction", Build: Evaluate,
+			IAMActions: actions(cwmetrics.Actions())},
 		{Name: "finalize", LogicalID: "FinalizeFunction", Build: Finalize,
 			IAMActions: actions(alb.ReadActions(), alb.TagActions())},
+		{Name: "rollback", LogicalID: "RollbackFunction", Build: Rollback,
+			IAMActions: actions(alb.ReadActions(), alb.WriteActions(), alb.TagActions(), alb.HealthActions(),
+				stepfn.ReadActions(), stepfn.StopActions(), stepfn.HistoryActions())},
 	}
 }
 
@@ -78,8 +86,9 @@ func Preflight(cfg Config, awsCfg aws.Config, log *slog.Logger) (Handler, error)
 	if err := cfg.require(EnvListenerARN, EnvBlueTG, EnvGreenTG); err != nil {
 		return nil, err
 	}
+	r := router(cfg, awsCfg)
 	p := &deploy.Preflight{
-		Router: router(cfg, awsCfg), Executions: executions(awsCfg),
+		Router: r, Executions: executions(awsCfg), Targets: r,
 		Service: cfg.Service, DefaultStrategy: cfg.DefaultStrategy,
 		ImageRequired: cfg.ReleaseMode == ReleaseECS, Now: time.Now,
 	}
@@ -103,6 +112,34 @@ func Finalize(cfg Config, awsCfg aws.Config, log *slog.Logger) (Handler, error) 
 	}
 	f := &deploy.Finalize{Router: router(cfg, awsCfg), Now: time.Now}
 	return deploy.NewEdge("finalize", log, f.Handle), nil
+}
+
+// Evaluate builds the evaluate function.
+func Evaluate(cfg Config, awsCfg aws.Config, log *slog.Logger) (Handler, error) {
+	if err := cfg.require(EnvListenerARN, EnvBlueTG, EnvGreenTG, EnvAlarmPrefix); err != nil {
+		return nil, err
+	}
+	src := cwmetrics.New(cloudwatch.NewFromConfig(awsCfg), cwmetrics.Target{
+		LoadBalancer: cfg.LoadBalancerDimension(),
+		Blue:         TargetGroupDimension(cfg.BlueTargetGroupARN),
+		Green:        TargetGroupDimension(cfg.GreenTargetGroupARN),
+		AlarmPrefix:  cfg.AlarmPrefix,
+	})
+	e := &deploy.Evaluate{Metrics: src, Policy: cfg.Policy, Now: time.Now}
+	return deploy.NewEdge("evaluate", log, e.Handle), nil
+}
+
+// Rollback builds the rollback function.
+func Rollback(cfg Config, awsCfg aws.Config, log *slog.Logger) (Handler, error) {
+	if err := cfg.require(EnvListenerARN, EnvBlueTG, EnvGreenTG, EnvStateMachineARN, EnvAlarmPrefix); err != nil {
+		return nil, err
+	}
+	r := router(cfg, awsCfg)
+	h := &rollback.Handler{
+		Router: r, Targets: r, Executions: executions(awsCfg),
+		StateMachineARN: cfg.StateMachineARN, AlarmPrefix: cfg.AlarmPrefix, Now: time.Now,
+	}
+	return deploy.NewEdge("rollback", log, h.Handle), nil
 }
 
 // FromEnv loads the configuration and the AWS configuration (which honours
