@@ -24,9 +24,9 @@ import (
 
 // apiLab serves a Service over HTTP and returns the real SDK client
 // pointed at it.
-func apiLab(t *testing.T, handlers map[string]Handler) (*lab, *sfn.Client, string) {
+func apiLab(t *testing.T, handlers map[string]Handler, opts ...func(*Options)) (*lab, *sfn.Client, string) {
 	t.Helper()
-	l := newLab(t, handlers)
+	l := newLab(t, handlers, opts...)
 	srv := httptest.NewServer(l.svc)
 	t.Cleanup(srv.Close)
 	return l, sfn.NewFromConfig(emulators.AWSConfig(srv.URL)), srv.URL
@@ -464,4 +464,22 @@ func TestStepfnAdapterAgainstLab(t *testing.T) {
 		t.Errorf("Describe of an unknown execution = %v, want InvalidInput", err)
 	}
 	_ = l
+}
+
+// TestEmulatorFixturesAgainstLab: the tier-3 fixtures that create a state
+// machine and a RUNNING execution in moto work unchanged against the lab
+// (a one-day Wait keeps the execution RUNNING, as moto's never-executed
+// ones are).
+func TestEmulatorFixturesAgainstLab(t *testing.T) {
+	_, c, url := apiLab(t, nil, func(o *Options) { o.Clock = RealClock{} })
+	smARN := emulators.StateMachine(t, url, "relayshift-deploy")
+	arn := emulators.StartExecution(t, url, smARN, "relay-v2-abc")
+	again := emulators.StartExecution(t, url, smARN, "relay-v2-abc")
+	if again != arn {
+		t.Errorf("starting the same execution again gave %s, want %s", again, arn)
+	}
+	running, err := stepfn.New(c).Running(context.Background(), smARN)
+	if err != nil || len(running) != 1 || running[0].ARN != arn {
+		t.Fatalf("Running = %+v, %v", running, err)
+	}
 }
