@@ -17,10 +17,10 @@ import (
 type scenarioFile struct {
 	Comment   string          `json:"comment"`
 	Input     json.RawMessage `json:"input"`
-	Scenarios []scenario      `json:"scenarios"`
+	Scenarios []labScenario   `json:"scenarios"`
 }
 
-type scenario struct {
+type labScenario struct {
 	Name             string                      `json:"name"`
 	Input            json.RawMessage             `json:"input"`
 	Tasks            map[string][]scenarioResult `json:"tasks"`
