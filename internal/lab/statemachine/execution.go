@@ -144,6 +144,7 @@ func (x *execution) runState(s *state, raw any) stateResult {
 	if enteredID == 0 {
 		return stateResult{aborted: true}
 	}
+	x.svc.log.Debug("state entered", "execution", x.arn, "state", s.name, "type", s.typ)
 	if x.eventCount() >= maxEvents {
 		return stateResult{err: &stateError{Name: ErrRuntime, Cause: fmt.Sprintf("The execution reached the maximum number of history events (%d).", maxEvents)}}
 	}
