@@ -1,7 +1,8 @@
 # relayshift — build, test, lint, demo, bench.
 # `make test` is the one command CI runs (.ci/run); it installs the pinned
-# tools it needs into .tools/ and fails loudly when a tool it cannot install
-# (moto_server, cfn-lint, node) is missing.
+# tools it needs into .tools/ and node_modules/ (npm ci from the committed
+# lockfile) and fails loudly when a tool it cannot install (moto_server,
+# cfn-lint, node, npm) is missing.
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -16,12 +17,12 @@ RIE_VERSION         := v0.0.0-20261030222936-bef5c4ba774d
 STATICCHECK_VERSION := v0.8.2
 
 # Every Lambda function: functions/<name>, SAM logical id <Name>Function.
-FUNCTIONS := preflight shift evaluate finalize rollback
+FUNCTIONS := preflight release healthcheck warmup shift evaluate finalize rollback
 
 LAMBDA_GOFLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 LAMBDA_ENV     := CGO_ENABLED=0 GOOS=linux GOARCH=arm64
 
-.PHONY: build test lint fmt vet tools check-tools demo bench clean $(FUNCTIONS:%=bin/%/bootstrap)
+.PHONY: build test lint fmt vet tools check-tools demo bench clean sam-build sam-deploy $(FUNCTIONS:%=bin/%/bootstrap)
 
 ## build: every function as a linux/arm64 bootstrap in bin/<name>/bootstrap
 build: $(FUNCTIONS:%=bin/%/bootstrap)
@@ -47,12 +48,18 @@ $(TOOLS)/stamps/staticcheck-$(STATICCHECK_VERSION):
 
 ## check-tools: fail loudly when a tool that cannot be installed here is missing
 check-tools:
-	@missing=0; for t in moto_server; do \
-	  command -v $$t >/dev/null || { echo "make: $$t is not on PATH; the emulator tier needs it (see docs/local-testing.md)" >&2; missing=1; }; \
+	@missing=0; for t in moto_server cfn-lint node npm; do \
+	  command -v $$t >/dev/null || { echo "make: $$t is not on PATH; the emulator and definition tiers need moto_server, cfn-lint, node and npm (see docs/local-testing.md)" >&2; missing=1; }; \
 	done; exit $$missing
 
+## node_modules: asl-validator and aws-local-stepfunctions, pinned by the committed lockfile
+node_modules/.package-lock.json: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "make: npm is not on PATH; the definition tier needs Node.js >= 20 and npm" >&2; exit 1; }
+	npm ci --no-audit --no-fund
+	@touch $@
+
 ## test: every test tier (unit, adapter, emulator, definition, end-to-end) and lint
-test: tools check-tools lint
+test: tools check-tools node_modules/.package-lock.json lint
 	$(GO) test -count=1 -timeout 9m ./...
 
 ## lint: gofmt, go vet, staticcheck
@@ -74,6 +81,13 @@ demo:
 bench:
 	@echo "make bench: not yet available — it stands on the local lab." >&2
 	@exit 1
+
+## sam-build, sam-deploy: build and deploy with the SAM CLI (see README: Deploying to AWS)
+sam-build:
+	sam build
+
+sam-deploy: sam-build
+	sam deploy
 
 clean:
 	rm -rf bin .aws-sam

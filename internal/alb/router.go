@@ -2,19 +2,16 @@ package alb
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"maps"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
-	"github.com/aws/smithy-go"
 
+	"github.com/relayshift/relayshift/internal/awserr"
 	"github.com/relayshift/relayshift/internal/deploy"
 )
 
@@ -349,27 +346,16 @@ func (r *Router) Health(ctx context.Context, c deploy.Colour) (deploy.Health, er
 // classify turns an SDK error into a deploy error with a name Step Functions
 // can match. nil stays nil.
 func classify(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	code := ae.ErrorCode()
-	if _, ok := retry.DefaultThrottleErrorCodes[code]; ok {
-		return deploy.Errorf(deploy.Throttled, "%s: %w", op, err)
-	}
-	switch code {
-	case "ListenerNotFound", "RuleNotFound", "LoadBalancerNotFound":
-		return deploy.Errorf(deploy.ListenerNotFound, "%s: %w", op, err)
-	case "TargetGroupNotFound":
-		return deploy.Errorf(deploy.TargetGroupNotFound, "%s: %w", op, err)
-	case "AccessDenied", "AccessDeniedException", "UnauthorizedOperation":
-		return deploy.Errorf(deploy.AccessDenied, "%s: %w", op, err)
-	case "ValidationError", "InvalidConfigurationRequest", "InvalidLoadBalancerAction",
-		"TooManyTargetGroups", "TooManyActions", "TargetGroupAssociationLimit", "OperationNotPermitted", "TooManyTags":
-		return deploy.Errorf(deploy.RequestRejected, "%s: %w", op, err)
-	}
-	return fmt.Errorf("%s: %w", op, err)
+	return awserr.Classify(op, err, func(code string) deploy.Code {
+		switch code {
+		case "ListenerNotFound", "RuleNotFound", "LoadBalancerNotFound":
+			return deploy.ListenerNotFound
+		case "TargetGroupNotFound":
+			return deploy.TargetGroupNotFound
+		case "ValidationError", "InvalidConfigurationRequest", "InvalidLoadBalancerAction",
+			"TooManyTargetGroups", "TooManyActions", "TargetGroupAssociationLimit", "OperationNotPermitted", "TooManyTags":
+			return deploy.RequestRejected
+		}
+		return ""
+	})
 }

@@ -2,18 +2,15 @@ package cwmetrics
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"math"
 	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
-	"github.com/aws/smithy-go"
 
+	"github.com/relayshift/relayshift/internal/awserr"
 	"github.com/relayshift/relayshift/internal/deploy"
 )
 
@@ -269,26 +266,15 @@ func (s *Source) Alarms(ctx context.Context) ([]string, error) {
 // classify turns an SDK error into a deploy error with a name Step Functions
 // can match. nil stays nil.
 func classify(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	code := ae.ErrorCode()
-	if _, ok := retry.DefaultThrottleErrorCodes[code]; ok {
-		return deploy.Errorf(deploy.Throttled, "%s: %w", op, err)
-	}
-	switch code {
-	case "LimitExceeded", "LimitExceededException":
-		return deploy.Errorf(deploy.Throttled, "%s: %w", op, err)
-	case "AccessDenied", "AccessDeniedException":
-		return deploy.Errorf(deploy.AccessDenied, "%s: %w", op, err)
-	case "InvalidParameterValue", "InvalidParameterValueException", "InvalidParameterCombination",
-		"InvalidParameterCombinationException", "MissingParameter", "MissingRequiredParameterException",
-		"InvalidNextToken", "ValidationError", "ValidationException":
-		return deploy.Errorf(deploy.RequestRejected, "%s: %w", op, err)
-	}
-	return fmt.Errorf("%s: %w", op, err)
+	return awserr.Classify(op, err, func(code string) deploy.Code {
+		switch code {
+		case "LimitExceeded", "LimitExceededException":
+			return deploy.Throttled
+		case "InvalidParameterValue", "InvalidParameterValueException", "InvalidParameterCombination",
+			"InvalidParameterCombinationException", "MissingParameter", "MissingRequiredParameterException",
+			"InvalidNextToken", "ValidationError", "ValidationException":
+			return deploy.RequestRejected
+		}
+		return ""
+	})
 }

@@ -46,6 +46,13 @@ type Config struct {
 	// RELAYSHIFT_MAX_HOLD_SECONDS, RELAYSHIFT_ON_NO_DATA; defaults from
 	// deploy.DefaultPolicy.
 	Policy deploy.Policy
+	// ECS names the cluster and the colours' services (release mode ecs;
+	// optional in mode external, where Release then verifies the
+	// candidate). RELAYSHIFT_ECS_* (config_candidate.go).
+	ECS ECSConfig
+	// Candidate configures the health check and warm-up through the test
+	// route. RELAYSHIFT_TEST_*, RELAYSHIFT_WARMUP_*... (config_candidate.go).
+	Candidate CandidateConfig
 }
 
 // Release modes.
@@ -146,6 +153,7 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		bad(EnvAlarmPrefix, "%d characters: alarm names have at most 255", len(c.AlarmPrefix))
 	}
 	loadPolicy(get, &c.Policy, bad)
+	c.loadCandidate(get, bad)
 	if len(errs) > 0 {
 		return Config{}, deploy.Errorf(deploy.InvalidConfig, "%w", errors.Join(errs...))
 	}

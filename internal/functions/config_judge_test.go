@@ -19,9 +19,7 @@ const (
 	testSM       = "arn:aws:states:us-east-1:123456789012:stateMachine:relayshift-deploy"
 )
 
-func lookup(env map[string]string) func(string) (string, bool) {
-	return func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-}
+// lookup is in candidate_test.go.
 
 func baseEnv() map[string]string {
 	return map[string]string{

@@ -63,7 +63,10 @@ func TestLoadConfigReportsEveryProblem(t *testing.T) {
 
 func TestBuildersRequireTheirConfiguration(t *testing.T) {
 	for _, f := range All() {
-		if _, err := f.Build(Config{}, awsConfigForTest(), slog.New(slog.DiscardHandler)); deploy.CodeOf(err) != deploy.InvalidConfig {
+		// Release in external mode needs nothing; in ecs mode it needs the
+		// cluster and services.
+		cfg := Config{ReleaseMode: ReleaseECS}
+		if _, err := f.Build(cfg, awsConfigForTest(), slog.New(slog.DiscardHandler)); deploy.CodeOf(err) != deploy.InvalidConfig {
 			t.Errorf("%s built without configuration: %v", f.Name, err)
 		}
 	}

@@ -16,8 +16,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/relayshift/relayshift/internal/alb"
+	"github.com/relayshift/relayshift/internal/apikey"
 	"github.com/relayshift/relayshift/internal/cwmetrics"
 	"github.com/relayshift/relayshift/internal/deploy"
+	"github.com/relayshift/relayshift/internal/ecsrelease"
 	"github.com/relayshift/relayshift/internal/rollback"
 	"github.com/relayshift/relayshift/internal/stepfn"
 )
@@ -50,6 +52,12 @@ func All() []Function {
 	return []Function{
 		{Name: "preflight", LogicalID: "PreflightFunction", Build: Preflight,
 			IAMActions: actions(alb.ReadActions(), alb.TagActions(), alb.HealthActions(), stepfn.ReadActions())},
+		{Name: "release", LogicalID: "ReleaseFunction", Build: Release,
+			IAMActions: actions(ecsrelease.ReadActions(), ecsrelease.WriteActions())},
+		{Name: "healthcheck", LogicalID: "HealthCheckFunction", Build: HealthCheck,
+			IAMActions: actions(alb.HealthActions(), apikey.ReadActions())},
+		{Name: "warmup", LogicalID: "WarmUpFunction", Build: WarmUp,
+			IAMActions: actions(apikey.ReadActions())},
 		{Name: "shift", LogicalID: "ShiftFunction", Build: Shift,
 			IAMActions: actions(alb.ReadActions(), alb.WriteActions(), alb.TagActions(), alb.HealthActions(), stepfn.ReadActions())},
 		{Name: "evaluate", LogicalID: "EvaluateFunction", Build: Evaluate,

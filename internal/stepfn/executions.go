@@ -2,15 +2,12 @@ package stepfn
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
-	"github.com/aws/smithy-go"
 
+	"github.com/relayshift/relayshift/internal/awserr"
 	"github.com/relayshift/relayshift/internal/deploy"
 )
 
@@ -99,24 +96,13 @@ func StopActions() []string {
 }
 
 func classify(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	code := ae.ErrorCode()
-	if _, ok := retry.DefaultThrottleErrorCodes[code]; ok {
-		return deploy.Errorf(deploy.Throttled, "%s: %w", op, err)
-	}
-	switch code {
-	case "ExecutionDoesNotExist", "StateMachineDoesNotExist", "InvalidArn":
-		return deploy.Errorf(deploy.InvalidInput, "%s: %w", op, err)
-	case "AccessDenied", "AccessDeniedException":
-		return deploy.Errorf(deploy.AccessDenied, "%s: %w", op, err)
-	case "ValidationException":
-		return deploy.Errorf(deploy.RequestRejected, "%s: %w", op, err)
-	}
-	return fmt.Errorf("%s: %w", op, err)
+	return awserr.Classify(op, err, func(code string) deploy.Code {
+		switch code {
+		case "ExecutionDoesNotExist", "StateMachineDoesNotExist", "InvalidArn":
+			return deploy.InvalidInput
+		case "ValidationException":
+			return deploy.RequestRejected
+		}
+		return ""
+	})
 }

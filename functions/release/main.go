@@ -1,0 +1,23 @@
+// Command release is the relayshift release Lambda function. The handler is built in
+// internal/functions; this file only wires it to the Lambda runtime.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/relayshift/relayshift/internal/functions"
+)
+
+func main() {
+	log := functions.NewLogger(os.Stdout, slog.LevelInfo)
+	h, err := functions.FromEnv(context.Background(), os.LookupEnv, log, functions.Release)
+	if err != nil {
+		log.Error("cannot start", "function", "release", "error", err)
+		os.Exit(1)
+	}
+	lambda.Start(h)
+}
