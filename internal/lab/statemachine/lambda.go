@@ -153,7 +153,6 @@ type InProcess struct {
 	handlers map[string]Handler
 	region   string
 	account  string
-	now      func() time.Time
 	timeout  time.Duration
 }
 
@@ -165,7 +164,7 @@ func NewInProcess(handlers map[string]Handler, region, account string, timeout t
 	for k, v := range handlers {
 		m[k] = v
 	}
-	return &InProcess{handlers: m, region: region, account: account, now: time.Now, timeout: timeout}
+	return &InProcess{handlers: m, region: region, account: account, timeout: timeout}
 }
 
 // Invoke implements Invoker.
