@@ -15,6 +15,7 @@ export PATH := $(TOOLS)/bin:$(PATH)
 # Pinned tool versions (installed from the Go module proxy).
 RIE_VERSION         := v0.0.0-20261030222936-bef5c4ba774d
 STATICCHECK_VERSION := v0.8.2
+ACTIONLINT_VERSION  := v1.7.12
 
 # Every Lambda function: functions/<name>, SAM logical id <Name>Function.
 FUNCTIONS := preflight release healthcheck warmup shift evaluate finalize rollback
@@ -22,7 +23,7 @@ FUNCTIONS := preflight release healthcheck warmup shift evaluate finalize rollba
 LAMBDA_GOFLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 LAMBDA_ENV     := CGO_ENABLED=0 GOOS=linux GOARCH=arm64
 
-.PHONY: build test lint fmt vet tools check-tools demo bench clean sam-build sam-deploy $(FUNCTIONS:%=bin/%/bootstrap)
+.PHONY: build cli test lint fmt vet tools check-tools demo bench clean sam-build sam-deploy $(FUNCTIONS:%=bin/%/bootstrap) bin/relayshift
 
 ## build: every function as a linux/arm64 bootstrap in bin/<name>/bootstrap
 build: $(FUNCTIONS:%=bin/%/bootstrap)
@@ -30,13 +31,19 @@ build: $(FUNCTIONS:%=bin/%/bootstrap)
 $(FUNCTIONS:%=bin/%/bootstrap): bin/%/bootstrap:
 	$(LAMBDA_ENV) $(GO) build $(LAMBDA_GOFLAGS) -o $@ ./functions/$*
 
+## cli: the relayshift command for this machine, in bin/relayshift
+cli: bin/relayshift
+
+bin/relayshift:
+	$(GO) build -trimpath -o $@ ./cmd/relayshift
+
 # SAM's makefile builder runs `make build-<LogicalId>` with ARTIFACTS_DIR set
 # (template.yaml: Metadata: BuildMethod: makefile, CodeUri: .).
 build-%Function:
 	$(LAMBDA_ENV) $(GO) build $(LAMBDA_GOFLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(shell echo '$*' | tr A-Z a-z)
 
 ## tools: install the pinned Go tools into .tools/bin
-tools: $(TOOLS)/stamps/rie-$(RIE_VERSION) $(TOOLS)/stamps/staticcheck-$(STATICCHECK_VERSION)
+tools: $(TOOLS)/stamps/rie-$(RIE_VERSION) $(TOOLS)/stamps/staticcheck-$(STATICCHECK_VERSION) $(TOOLS)/stamps/actionlint-$(ACTIONLINT_VERSION)
 
 $(TOOLS)/stamps/rie-$(RIE_VERSION):
 	GOBIN=$(TOOLS)/bin $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
@@ -44,6 +51,10 @@ $(TOOLS)/stamps/rie-$(RIE_VERSION):
 
 $(TOOLS)/stamps/staticcheck-$(STATICCHECK_VERSION):
 	GOBIN=$(TOOLS)/bin $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	@mkdir -p $(@D) && touch $@
+
+$(TOOLS)/stamps/actionlint-$(ACTIONLINT_VERSION):
+	GOBIN=$(TOOLS)/bin $(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
 	@mkdir -p $(@D) && touch $@
 
 ## check-tools: fail loudly when a tool that cannot be installed here is missing
@@ -62,12 +73,14 @@ node_modules/.package-lock.json: package.json package-lock.json
 test: tools check-tools node_modules/.package-lock.json lint
 	$(GO) test -count=1 -timeout 9m ./...
 
-## lint: gofmt, go vet, staticcheck
-lint: $(TOOLS)/stamps/staticcheck-$(STATICCHECK_VERSION)
+## lint: gofmt, go vet, staticcheck, actionlint (GitHub workflows), bash -n (scripts)
+lint: $(TOOLS)/stamps/staticcheck-$(STATICCHECK_VERSION) $(TOOLS)/stamps/actionlint-$(ACTIONLINT_VERSION)
 	@out=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	staticcheck ./...
+	actionlint
+	@for f in scripts/*.sh; do bash -n "$$f" || exit 1; done
 
 fmt:
 	gofmt -w $$(git ls-files --cached --others --exclude-standard '*.go')

@@ -50,8 +50,10 @@ type HealthOutput struct {
 // HealthCheck checks the candidate colour: its target group's health in
 // the load balancer, then HTTP readiness through the test route.
 type HealthCheck struct {
-	Targets           deploy.Targets
-	Probe             *relayprobe.Client
+	Targets deploy.Targets
+	// Probes reach each colour through its test route; the candidate's is
+	// used.
+	Probes            map[deploy.Colour]*relayprobe.Client
 	MinHealthyTargets int
 	HealthPath        string
 	// Models must all be listed by GET /v1/models (the warm-up's models).
@@ -71,7 +73,7 @@ func (h *HealthCheck) Handle(ctx context.Context, log *slog.Logger, in Input) (H
 	c := rec.Candidate
 	log = log.With("deployment", rec.ID, "colour", c)
 	out := HealthOutput{
-		Colour: c, MinHealthyTargets: h.MinHealthyTargets, URL: h.Probe.URL(), HealthPath: h.HealthPath,
+		Colour: c, MinHealthyTargets: h.MinHealthyTargets, URL: h.Probes[c].URL(), HealthPath: h.HealthPath,
 		Models: []string{}, DryRun: rec.DryRun,
 	}
 	th, err := h.Targets.Health(ctx, c)
@@ -97,7 +99,7 @@ func (h *HealthCheck) Handle(ctx context.Context, log *slog.Logger, in Input) (H
 	}
 	log.Info("candidate targets healthy", "healthy", th.Healthy, "total", th.Total)
 
-	status, err := h.Probe.Get(ctx, h.HealthPath)
+	status, err := h.Probes[c].Get(ctx, h.HealthPath)
 	out.HealthStatus = status
 	switch {
 	case err != nil:
@@ -108,7 +110,7 @@ func (h *HealthCheck) Handle(ctx context.Context, log *slog.Logger, in Input) (H
 		return HealthOutput{}, deploy.Errorf(deploy.CandidateUnhealthy, "GET %s through the test route %s answered %d, want 200", h.HealthPath, out.URL, status)
 	}
 
-	listed, err := h.Probe.Models(ctx)
+	listed, err := h.Probes[c].Models(ctx)
 	if err != nil {
 		var f *relayprobe.Failure
 		if errors.As(err, &f) && f.Status != http.StatusBadGateway && f.Status != http.StatusServiceUnavailable && f.Status != http.StatusGatewayTimeout &&
@@ -163,7 +165,9 @@ type WarmupOutput struct {
 
 // WarmUp sends the LLM-aware warm-up through the test route.
 type WarmUp struct {
-	Probe  *relayprobe.Client
+	// Probes reach each colour through its test route; the candidate's is
+	// used.
+	Probes map[deploy.Colour]*relayprobe.Client
 	Config relayprobe.WarmupConfig
 	Now    func() time.Time
 	// DeadlineMargin is kept free before the invocation's deadline to
@@ -195,9 +199,9 @@ func (w *WarmUp) Handle(ctx context.Context, log *slog.Logger, in Input) (Warmup
 		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-w.Margin()))
 		defer cancel()
 	}
-	log.Info("warming up", "url", w.Probe.URL(), "models", w.Config.Models, "requests", w.Config.Requests,
+	log.Info("warming up", "url", w.Probes[rec.Candidate].URL(), "models", w.Config.Models, "requests", w.Config.Requests,
 		"streams", w.Config.Streams, "concurrency", w.Config.Concurrency)
-	rep, err := relayprobe.Warmup(ctx, w.Probe, w.Config)
+	rep, err := relayprobe.Warmup(ctx, w.Probes[rec.Candidate], w.Config)
 	if err != nil {
 		return WarmupOutput{}, deploy.Errorf(deploy.InvalidConfig, "warm-up: %w", err)
 	}
@@ -211,7 +215,7 @@ func (w *WarmUp) Handle(ctx context.Context, log *slog.Logger, in Input) (Warmup
 		return WarmupOutput{}, deploy.Errorf(deploy.WarmupFailed, "warm-up of %s through the test route failed: %s", rec.Candidate, rep.Summary())
 	}
 	out := WarmupOutput{
-		Colour: rec.Candidate, URL: w.Probe.URL(), Passed: true, Requests: rep.Requests, DurationMs: rep.DurationMs,
+		Colour: rec.Candidate, URL: w.Probes[rec.Candidate].URL(), Passed: true, Requests: rep.Requests, DurationMs: rep.DurationMs,
 		Models: rep.Models, Thresholds: rep.Thresholds, DryRun: rec.DryRun, StartedAt: started, FinishedAt: w.Now().UTC(),
 	}
 	log.Info("warm-up passed", "requests", rep.Requests, "duration_ms", rep.DurationMs)

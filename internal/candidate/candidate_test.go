@@ -75,7 +75,7 @@ func probe(t *testing.T, u, key string) *relayprobe.Client {
 
 func healthCheck(targets deploy.Targets, p *relayprobe.Client) *candidate.HealthCheck {
 	return &candidate.HealthCheck{
-		Targets: targets, Probe: p, MinHealthyTargets: 2, HealthPath: "/health",
+		Targets: targets, Probes: both(p), MinHealthyTargets: 2, HealthPath: "/health",
 		Models: []string{"sim-small", "sim-large"}, Now: func() time.Time { return t0 },
 	}
 }
@@ -218,7 +218,7 @@ func TestHealthCheckFromELBv2Responses(t *testing.T) {
 func warmUp(p *relayprobe.Client, models ...string) *candidate.WarmUp {
 	cfg := relayprobe.DefaultWarmupConfig()
 	cfg.Models = models
-	return &candidate.WarmUp{Probe: p, Config: cfg, Now: func() time.Time { return t0 }}
+	return &candidate.WarmUp{Probes: both(p), Config: cfg, Now: func() time.Time { return t0 }}
 }
 
 func TestWarmUp(t *testing.T) {
@@ -314,4 +314,30 @@ func TestWarmUpStopsBeforeTheFunctionTimeout(t *testing.T) {
 		t.Fatalf("the warm-up used up the invocation's time: %v", err)
 	}
 	t.Logf("%v", err)
+}
+
+// both routes both colours' probes to one client: these tests run one relay.
+func both(p *relayprobe.Client) map[deploy.Colour]*relayprobe.Client {
+	return map[deploy.Colour]*relayprobe.Client{deploy.Blue: p, deploy.Green: p}
+}
+
+// TestProbesFollowTheCandidateColour runs a healthy relay as green and a
+// broken one as blue: the health check and warm-up of a deployment whose
+// candidate is green must reach green only.
+func TestProbesFollowTheCandidateColour(t *testing.T) {
+	green := sim(t, relaysim.Config{})
+	blue := sim(t, relaysim.Config{Faults: relaysim.Faults{Crash: true}})
+	probes := map[deploy.Colour]*relayprobe.Client{deploy.Blue: probe(t, blue.URL, testKey), deploy.Green: probe(t, green.URL, testKey)}
+	r := deploytest.NewRouter(deploy.Weights{Blue: 1})
+	r.SetHealth(deploy.Green, deploy.Health{Total: 2, Healthy: 2})
+	h := healthCheck(r, nil)
+	h.Probes = probes
+	if _, err := h.Handle(context.Background(), discard(), input()); err != nil {
+		t.Fatalf("health check of green: %v", err)
+	}
+	w := warmUp(nil, "sim-small")
+	w.Probes = probes
+	if _, err := w.Handle(context.Background(), discard(), input()); err != nil {
+		t.Fatalf("warm-up of green: %v", err)
+	}
 }

@@ -51,7 +51,7 @@ func HealthCheck(cfg Config, awsCfg aws.Config, log *slog.Logger) (Handler, erro
 		return nil, err
 	}
 	h := &candidate.HealthCheck{
-		Targets: router(cfg, awsCfg), Probe: p, MinHealthyTargets: cfg.Candidate.MinHealthyTargets,
+		Targets: router(cfg, awsCfg), Probes: p, MinHealthyTargets: cfg.Candidate.MinHealthyTargets,
 		HealthPath: cfg.Candidate.HealthPath, Models: cfg.Candidate.Warmup.Models, Now: time.Now,
 	}
 	return deploy.NewEdge("healthcheck", log, h.Handle), nil
@@ -70,13 +70,15 @@ func WarmUp(cfg Config, awsCfg aws.Config, log *slog.Logger) (Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &candidate.WarmUp{Probe: p, Config: cfg.Candidate.Warmup, Now: time.Now}
+	w := &candidate.WarmUp{Probes: p, Config: cfg.Candidate.Warmup, Now: time.Now}
 	return deploy.NewEdge("warmup", log, w.Handle), nil
 }
 
 // newProbe reads the API key (if a secret is configured) and returns the
-// client of the test route.
-func newProbe(cfg Config, awsCfg aws.Config) (*relayprobe.Client, error) {
+// clients of the test route, one per colour: "{colour}" in
+// RELAYSHIFT_TEST_URL or RELAYSHIFT_TEST_HEADER becomes the colour, so the
+// probes follow the candidate as it alternates between deployments.
+func newProbe(cfg Config, awsCfg aws.Config) (map[deploy.Colour]*relayprobe.Client, error) {
 	key := ""
 	if arn := cfg.Candidate.APIKeySecretARN; arn != "" {
 		// A Builder runs once at cold start, outside any invocation, so
@@ -89,12 +91,15 @@ func newProbe(cfg Config, awsCfg aws.Config) (*relayprobe.Client, error) {
 		}
 		key = k
 	}
-	p, err := relayprobe.NewClient(relayprobe.Target{
-		URL: cfg.Candidate.TestURL, HeaderName: cfg.Candidate.TestHeaderName, HeaderValue: cfg.Candidate.TestHeaderValue,
-	}, key, &http.Client{})
-	if err != nil {
-		return nil, deploy.Errorf(deploy.InvalidConfig, "%s: %w", EnvTestURL, err)
+	probes := map[deploy.Colour]*relayprobe.Client{}
+	hc := &http.Client{}
+	for _, c := range []deploy.Colour{deploy.Blue, deploy.Green} {
+		p, err := relayprobe.NewClient(cfg.Candidate.TestRoute(c), key, hc)
+		if err != nil {
+			return nil, deploy.Errorf(deploy.InvalidConfig, "%s: %w", EnvTestURL, err)
+		}
+		p.Timeout = cfg.Candidate.RequestTimeout
+		probes[c] = p
 	}
-	p.Timeout = cfg.Candidate.RequestTimeout
-	return p, nil
+	return probes, nil
 }

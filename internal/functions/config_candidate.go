@@ -37,6 +37,8 @@ type CandidateConfig struct {
 	// TestURL is the test route: the test listener's URL, or the
 	// production URL with TestHeader. RELAYSHIFT_TEST_URL.
 	TestURL string
+	// TestURL and TestHeaderValue may contain ColourPlaceholder (see
+	// TestRoute).
 	// TestHeaderName and TestHeaderValue come from RELAYSHIFT_TEST_HEADER
 	// ("Name: value").
 	TestHeaderName, TestHeaderValue string
@@ -134,7 +136,7 @@ func (c *Config) loadCandidate(get func(string) string, bad func(k, format strin
 	p.MinHealthyTargets = integer(EnvMinHealthyTargets, 1, 1, 1000)
 	p.TestURL = get(EnvTestURL)
 	if p.TestURL != "" {
-		if _, err := relayprobe.ParseURL(p.TestURL); err != nil {
+		if _, err := relayprobe.ParseURL(p.TestRoute(deploy.Blue).URL); err != nil {
 			bad(EnvTestURL, "%v", err)
 		}
 	}
@@ -209,4 +211,18 @@ func (c Config) requireCandidate(needModels bool) error {
 		return deploy.Errorf(deploy.InvalidConfig, "missing %s", strings.Join(missing, ", "))
 	}
 	return nil
+}
+
+// ColourPlaceholder in RELAYSHIFT_TEST_URL or RELAYSHIFT_TEST_HEADER is
+// replaced by the candidate colour: the candidate alternates between
+// deployments, so a fixed route would reach it only every other time.
+const ColourPlaceholder = "{colour}"
+
+// TestRoute returns the test route reaching colour c.
+func (p CandidateConfig) TestRoute(c deploy.Colour) relayprobe.Target {
+	return relayprobe.Target{
+		URL:         strings.ReplaceAll(p.TestURL, ColourPlaceholder, string(c)),
+		HeaderName:  p.TestHeaderName,
+		HeaderValue: strings.ReplaceAll(p.TestHeaderValue, ColourPlaceholder, string(c)),
+	}
 }

@@ -88,3 +88,20 @@ func TestLoggerRedactsCredentials(t *testing.T) {
 }
 
 func awsConfigForTest() aws.Config { return aws.Config{Region: "us-east-1"} }
+
+func TestTestRouteFollowsTheColour(t *testing.T) {
+	c, err := LoadConfig(env(map[string]string{
+		EnvTestURL:    "http://relay-{colour}.internal:8443/",
+		EnvTestHeader: "X-Relayshift-Colour: {colour}",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := c.Candidate.TestRoute(deploy.Green)
+	if got.URL != "http://relay-green.internal:8443/" || got.HeaderName != "X-Relayshift-Colour" || got.HeaderValue != "green" {
+		t.Fatalf("green route: %+v", got)
+	}
+	if got := c.Candidate.TestRoute(deploy.Blue); got.HeaderValue != "blue" {
+		t.Fatalf("blue route: %+v", got)
+	}
+}
