@@ -263,10 +263,11 @@ func (h *Handler) pipeline(ctx context.Context, log *slog.Logger, start time.Tim
 	if in.Error.Error == "" {
 		return Output{}, deploy.Errorf(deploy.InvalidInput, `rollback pipeline payload: "error" must carry the caught Error`)
 	}
-	tr := Trigger{Kind: "pipeline", Via: "state-machine", Error: in.Error.Error, Cause: clip(in.Error.Cause, 1000)}
+	cause := causeMessage(in.Error.Cause)
+	tr := Trigger{Kind: "pipeline", Via: "state-machine", Error: in.Error.Error, Cause: clip(cause, 1000)}
 	log = log.With("deployment", rec.ID)
 	why := fmt.Sprintf("deployment %s failed with %s", rec.ID, in.Error.Error)
-	if c := strings.TrimSpace(in.Error.Cause); c != "" {
+	if c := strings.TrimSpace(cause); c != "" {
 		why += " (" + clip(c, 300) + ")"
 	}
 	res, err := deploy.RollBack(ctx, log, h.Executions, h.Router, rec, false, "")
@@ -330,6 +331,23 @@ func (h *Handler) restored(ctx context.Context, log *slog.Logger, start time.Tim
 		"changed", res.Restored.Changed, "stopped", res.Stopped, "elapsed_ms", out.ElapsedMs,
 		"trigger", out.Trigger.Kind, "stable_degraded", out.StableDegraded)
 	return out
+}
+
+// causeMessage returns the readable part of a caught error's Cause.
+// NOTE: when a Lambda function fails through the lambda:invoke integration,
+// Step Functions puts the function's error document in Cause as JSON text,
+// {"errorMessage": ..., "errorType": ..., ...}; other errors (States.*,
+// a Pass-built rollback verdict) carry plain text. Only errorMessage is
+// worth showing; anything else is kept as it is.
+func causeMessage(cause string) string {
+	var doc struct {
+		ErrorMessage *string `json:"errorMessage"`
+		ErrorType    string  `json:"errorType"`
+	}
+	if json.Unmarshal([]byte(strings.TrimSpace(cause)), &doc) == nil && doc.ErrorMessage != nil {
+		return *doc.ErrorMessage
+	}
+	return cause
 }
 
 // clip shortens s to at most n bytes, on a rune boundary.

@@ -454,6 +454,18 @@ func TestPipelinePath(t *testing.T) {
 			t.Fatalf("again %+v writes %v", again, w.router.Writes())
 		}
 	})
+	t.Run("a Lambda error document as cause shows its message", func(t *testing.T) {
+		// On AWS, a caught lambda:invoke failure's Cause is the function's
+		// error document as JSON text.
+		w := newWorld(t, false)
+		b, _ := json.Marshal(w.rec)
+		doc, _ := json.Marshal(`{"errorMessage":"WarmupFailed: model sim-small: 5xx=3 of 15","errorType":"WarmupFailed"}`)
+		p := fmt.Appendf(nil, `{"source":"pipeline","executionArn":%q,"deployment":%s,"error":{"Error":"WarmupFailed","Cause":%s}}`, w.rec.ExecutionARN, b, doc)
+		out, errType := w.invoke(t, p)
+		if errType != "" || !strings.Contains(out.Reason, "failed with WarmupFailed (WarmupFailed: model sim-small: 5xx=3 of 15);") || strings.Contains(out.Reason, "errorType") {
+			t.Fatalf("%s reason %q", errType, out.Reason)
+		}
+	})
 	t.Run("loser of the lock leaves traffic alone", func(t *testing.T) {
 		w := newWorld(t, false)
 		loser := w.rec
