@@ -17,13 +17,16 @@ import (
 	"github.com/relayshift/relayshift/internal/deploy"
 	"github.com/relayshift/relayshift/internal/emulators"
 	"github.com/relayshift/relayshift/internal/functions"
+	"github.com/relayshift/relayshift/internal/lab/labtest"
 )
 
-// trafficCore is the tier-3 set-up: moto holding an ALB, a state machine
-// with one RUNNING execution, and the preflight, shift and finalize
-// bootstraps under aws-lambda-rie pointed at moto through the recorder.
+// trafficCore is the tier-3 set-up: an AWS backend (moto_server, or the
+// local lab) holding an ALB and a state machine, and the preflight, shift
+// and finalize bootstraps under aws-lambda-rie pointed at it through the
+// recorder.
 type trafficCore struct {
-	moto      *emulators.Moto
+	// aws is the backend's endpoint behind the recording proxy.
+	aws       *emulators.Moto
 	alb       emulators.ALB
 	sm        string
 	elb       *elbv2.Client
@@ -61,16 +64,44 @@ func builtFunctions(t *testing.T) map[string]string {
 	return bootstraps
 }
 
-func startTrafficCore(t *testing.T, extraEnv map[string]string) *trafficCore {
+// backends are where the tier-3 tests send their AWS calls: moto_server
+// and the local lab. The test code is the same for both; only the endpoint
+// differs, which proves the lab answers these operations as moto does.
+var backends = []string{"moto", "lab"}
+
+// forEachBackend runs test once per backend, as a subtest named after it.
+func forEachBackend(t *testing.T, test func(t *testing.T, backend string)) {
+	for _, b := range backends {
+		t.Run(b, func(t *testing.T) { test(t, b) })
+	}
+}
+
+// startBackend starts a backend holding an ALB: in moto, the one
+// emulators.CreateALB builds; in the lab, its own load balancer shaped the
+// same (labtest.Start).
+func startBackend(t *testing.T, backend string) (*emulators.Moto, emulators.ALB) {
 	t.Helper()
-	m := emulators.StartMoto(t)
-	a := emulators.CreateALB(t, m, "relay")
+	switch backend {
+	case "moto":
+		m := emulators.StartMoto(t)
+		return m, emulators.CreateALB(t, m, "relay")
+	case "lab":
+		b := labtest.Start(t)
+		return b.AWS, b.ALB
+	}
+	t.Fatalf("unknown backend %q", backend)
+	return nil, emulators.ALB{}
+}
+
+func startTrafficCore(t *testing.T, backend string, extraEnv map[string]string) *trafficCore {
+	t.Helper()
+	m, a := startBackend(t, backend)
 	env := emulators.Env(m.URL)
 	maps.Copy(env, a.Env())
 	maps.Copy(env, extraEnv)
 	bins := builtFunctions(t)
 	return &trafficCore{
-		moto: m, alb: a,
+		aws: m, alb: a,
 		sm:        emulators.StateMachine(t, m.Direct, "relayshift-deploy"),
 		elb:       elbv2.NewFromConfig(emulators.AWSConfig(m.Direct)),
 		preflight: emulators.StartFunction(t, "preflight", bins["preflight"], env),
@@ -79,8 +110,8 @@ func startTrafficCore(t *testing.T, extraEnv map[string]string) *trafficCore {
 	}
 }
 
-// forward returns the forward action of the listener (or rule) as moto
-// holds it.
+// forward returns the forward action of the listener (or rule) as the
+// backend holds it.
 func (c *trafficCore) forward(t *testing.T, rule bool) elbtypes.Action {
 	t.Helper()
 	var acts []elbtypes.Action
@@ -103,7 +134,7 @@ func (c *trafficCore) forward(t *testing.T, rule bool) elbtypes.Action {
 	return acts[0]
 }
 
-// weights reads the blue and green weights moto holds.
+// weights reads the blue and green weights the backend holds.
 func (c *trafficCore) weights(t *testing.T, rule bool) deploy.Weights {
 	t.Helper()
 	var w deploy.Weights
@@ -158,14 +189,18 @@ func writes(r *emulators.Recorder) []string {
 }
 
 func TestEmulatorTrafficCore(t *testing.T) {
+	forEachBackend(t, testTrafficCore)
+}
+
+func testTrafficCore(t *testing.T, backend string) {
 	for _, mode := range []string{"listener", "rule"} {
 		t.Run(mode, func(t *testing.T) {
 			rule := mode == "rule"
-			c := startTrafficCore(t, nil)
+			c := startTrafficCore(t, backend, nil)
 			if rule {
-				// The rule ARN is only known after moto created it, so the
-				// functions are restarted with it.
-				env := emulators.Env(c.moto.URL)
+				// The rule ARN is only known after the backend created it,
+				// so the functions are restarted with it.
+				env := emulators.Env(c.aws.URL)
 				maps.Copy(env, c.alb.Env())
 				env["RELAYSHIFT_RULE_ARN"] = c.alb.RuleARN
 				bins := builtFunctions(t)
@@ -173,10 +208,10 @@ func TestEmulatorTrafficCore(t *testing.T) {
 				c.shift = emulators.StartFunction(t, "shift", bins["shift"], env)
 				c.finalize = emulators.StartFunction(t, "finalize", bins["finalize"], env)
 			}
-			execARN := emulators.StartExecution(t, c.moto.Direct, c.sm, "relay-v2-abc1234")
+			execARN := emulators.StartExecution(t, c.aws.Direct, c.sm, "relay-v2-abc1234")
 
 			var rec deploy.Record
-			invoke(t, c.moto, c.preflight, map[string]any{
+			invoke(t, c.aws, c.preflight, map[string]any{
 				"executionArn": execARN,
 				"request": map[string]any{
 					"version": "v2", "commit": "abc1234",
@@ -192,7 +227,7 @@ func TestEmulatorTrafficCore(t *testing.T) {
 
 			shift := func(step int) deploy.ShiftOutput {
 				var out deploy.ShiftOutput
-				invoke(t, c.moto, c.shift, map[string]any{"executionArn": execARN, "deployment": rec, "step": step}, &out)
+				invoke(t, c.aws, c.shift, map[string]any{"executionArn": execARN, "deployment": rec, "step": step}, &out)
 				return out
 			}
 			for _, tc := range []struct {
@@ -204,7 +239,7 @@ func TestEmulatorTrafficCore(t *testing.T) {
 			} {
 				out := shift(tc.step)
 				if got := c.weights(t, rule); got != tc.want {
-					t.Fatalf("step %d: moto holds %s, want %s", tc.step, got, tc.want)
+					t.Fatalf("step %d: the backend holds %s, want %s", tc.step, got, tc.want)
 				}
 				if !out.Changed || out.Weights != tc.want {
 					t.Fatalf("step %d output: %+v", tc.step, out)
@@ -213,8 +248,8 @@ func TestEmulatorTrafficCore(t *testing.T) {
 				if rule {
 					modify = "ModifyRule"
 				}
-				if n := strings.Count(strings.Join(c.moto.Actions(), " "), modify); n != 1 {
-					t.Fatalf("step %d: %d %s calls, want 1: %v", tc.step, n, modify, c.moto.Actions())
+				if n := strings.Count(strings.Join(c.aws.Actions(), " "), modify); n != 1 {
+					t.Fatalf("step %d: %d %s calls, want 1: %v", tc.step, n, modify, c.aws.Actions())
 				}
 				// Stickiness survives the complete-list write.
 				st := c.forward(t, rule).ForwardConfig.TargetGroupStickinessConfig
@@ -227,7 +262,7 @@ func TestEmulatorTrafficCore(t *testing.T) {
 				if again.Changed {
 					t.Errorf("step %d repeated: reported a change", tc.step)
 				}
-				if w := writes(c.moto.Recorder); len(w) != 0 {
+				if w := writes(c.aws.Recorder); len(w) != 0 {
 					t.Fatalf("step %d repeated: wrote %v", tc.step, w)
 				}
 			}
@@ -245,7 +280,7 @@ func TestEmulatorTrafficCore(t *testing.T) {
 			}
 
 			var sum deploy.Summary
-			invoke(t, c.moto, c.finalize, map[string]any{"executionArn": execARN, "deployment": rec}, &sum)
+			invoke(t, c.aws, c.finalize, map[string]any{"executionArn": execARN, "deployment": rec}, &sum)
 			if sum.From != deploy.Blue || sum.To != deploy.Green || !slices.Equal(sum.Steps, []int{10, 100}) {
 				t.Fatalf("summary: %+v", sum)
 			}
@@ -254,8 +289,12 @@ func TestEmulatorTrafficCore(t *testing.T) {
 }
 
 func TestEmulatorPreflightRejectsInvalidInput(t *testing.T) {
-	c := startTrafficCore(t, nil)
-	execARN := emulators.StartExecution(t, c.moto.Direct, c.sm, "relay-bad")
+	forEachBackend(t, testPreflightRejectsInvalidInput)
+}
+
+func testPreflightRejectsInvalidInput(t *testing.T, backend string) {
+	c := startTrafficCore(t, backend, nil)
+	execARN := emulators.StartExecution(t, c.aws.Direct, c.sm, "relay-bad")
 	before := c.forward(t, false)
 	for _, tc := range []struct{ name, payload string }{
 		{"unknown field", `{"executionArn":"` + execARN + `","request":{"version":"v2","colour":"green"}}`},
@@ -266,11 +305,11 @@ func TestEmulatorPreflightRejectsInvalidInput(t *testing.T) {
 		{"bad execution ARN", `{"executionArn":"arn:nope","request":{"version":"v2"}}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res := invoke(t, c.moto, c.preflight, []byte(tc.payload), nil)
+			res := invoke(t, c.aws, c.preflight, []byte(tc.payload), nil)
 			if res.ErrorType != string(deploy.InvalidInput) {
 				t.Fatalf("errorType = %q (%s), want InvalidInput", res.ErrorType, res.ErrorMessage)
 			}
-			if calls := c.moto.Actions(); len(calls) != 0 {
+			if calls := c.aws.Actions(); len(calls) != 0 {
 				t.Fatalf("invalid input reached AWS: %v", calls)
 			}
 		})
@@ -282,9 +321,13 @@ func TestEmulatorPreflightRejectsInvalidInput(t *testing.T) {
 }
 
 func TestEmulatorLockRefusesSecondDeployment(t *testing.T) {
-	c := startTrafficCore(t, nil)
-	first := emulators.StartExecution(t, c.moto.Direct, c.sm, "relay-v2-aaaa")
-	second := emulators.StartExecution(t, c.moto.Direct, c.sm, "relay-v3-bbbb")
+	forEachBackend(t, testLockRefusesSecondDeployment)
+}
+
+func testLockRefusesSecondDeployment(t *testing.T, backend string) {
+	c := startTrafficCore(t, backend, nil)
+	first := emulators.StartExecution(t, c.aws.Direct, c.sm, "relay-v2-aaaa")
+	second := emulators.StartExecution(t, c.aws.Direct, c.sm, "relay-v3-bbbb")
 	c.preflight.MustSucceed(t, map[string]any{"executionArn": first, "request": map[string]any{"version": "v2"}}, nil)
 	res, err := c.preflight.Invoke(context.Background(), map[string]any{"executionArn": second, "request": map[string]any{"version": "v3"}})
 	if err != nil {

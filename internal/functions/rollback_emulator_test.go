@@ -30,25 +30,25 @@ var (
 )
 
 // rollbackSetup is the traffic core plus the rollback bootstrap under
-// aws-lambda-rie, pointed at moto through the recorder.
+// aws-lambda-rie, pointed at the backend through the recorder.
 type rollbackSetup struct {
 	*trafficCore
 	rollback *emulators.Function
 	sfn      *sfn.Client
 }
 
-func startRollback(t *testing.T) *rollbackSetup {
+func startRollback(t *testing.T, backend string) *rollbackSetup {
 	t.Helper()
-	c := startTrafficCore(t, nil)
+	c := startTrafficCore(t, backend, nil)
 	rollbackOnce.Do(func() { rollbackBin = emulators.BuildFunction(t, binDir, "rollback") })
-	env := emulators.Env(c.moto.URL)
+	env := emulators.Env(c.aws.URL)
 	maps.Copy(env, c.alb.Env())
 	env["RELAYSHIFT_STATE_MACHINE_ARN"] = c.sm
 	env["RELAYSHIFT_ALARM_PREFIX"] = alarmPrefix
 	return &rollbackSetup{
 		trafficCore: c,
 		rollback:    emulators.StartFunction(t, "rollback", rollbackBin, env),
-		sfn:         sfn.NewFromConfig(emulators.AWSConfig(c.moto.Direct)),
+		sfn:         sfn.NewFromConfig(emulators.AWSConfig(c.aws.Direct)),
 	}
 }
 
@@ -56,18 +56,18 @@ func startRollback(t *testing.T) *rollbackSetup {
 // the state machine would, and returns the execution's ARN.
 func (s *rollbackSetup) deploy(t *testing.T, name string) string {
 	t.Helper()
-	arn := emulators.StartExecution(t, s.moto.Direct, s.sm, name)
+	arn := emulators.StartExecution(t, s.aws.Direct, s.sm, name)
 	var rec deploy.Record
 	s.preflight.MustSucceed(t, map[string]any{
 		"executionArn": arn,
 		"request":      map[string]any{"version": name, "strategy": map[string]any{"steps": []int{10, 100}, "bakeSeconds": 60}},
 	}, &rec)
 	if rec.StableHealthy != 1 {
-		t.Fatalf("preflight recorded %d healthy stable targets, want 1 (moto reports every registered target healthy)", rec.StableHealthy)
+		t.Fatalf("preflight recorded %d healthy stable targets, want 1 (moto reports every registered target healthy; the lab's is)", rec.StableHealthy)
 	}
 	s.shift.MustSucceed(t, map[string]any{"executionArn": arn, "deployment": rec, "step": 0}, nil)
 	if got := s.weights(t, false); got != (deploy.Weights{Blue: 90, Green: 10}) {
-		t.Fatalf("after the shift moto holds %s", got)
+		t.Fatalf("after the shift the backend holds %s", got)
 	}
 	return arn
 }
@@ -135,9 +135,13 @@ func withAlarm(t *testing.T, b []byte, name, state string) []byte {
 }
 
 // TestEmulatorRollbackDocumentedSamples runs the rollback bootstrap under
-// aws-lambda-rie against moto for each AWS-documented alarm sample.
+// aws-lambda-rie against each backend for each AWS-documented alarm sample.
 func TestEmulatorRollbackDocumentedSamples(t *testing.T) {
-	s := startRollback(t)
+	forEachBackend(t, testRollbackDocumentedSamples)
+}
+
+func testRollbackDocumentedSamples(t *testing.T, backend string) {
+	s := startRollback(t, backend)
 	for i, file := range []string{
 		"eventbridge-single-metric.json",
 		"eventbridge-metric-math.json",
@@ -160,11 +164,11 @@ func TestEmulatorRollbackDocumentedSamples(t *testing.T) {
 				{"pipeline alarm into INSUFFICIENT_DATA", withAlarm(t, raw, name, alarmevent.StateInsufficientData)},
 			} {
 				var out rollback.Output
-				invoke(t, s.moto, s.rollback, tc.payload, &out)
+				invoke(t, s.aws, s.rollback, tc.payload, &out)
 				if out.Action != rollback.ActionIgnored {
 					t.Fatalf("%s: action %q (%s)", tc.variant, out.Action, out.Reason)
 				}
-				if calls := s.moto.Actions(); len(calls) != 0 {
+				if calls := s.aws.Actions(); len(calls) != 0 {
 					t.Fatalf("%s: AWS calls %v, want none", tc.variant, calls)
 				}
 				if got := s.weights(t, false); got != (deploy.Weights{Blue: 90, Green: 10}) {
@@ -174,30 +178,30 @@ func TestEmulatorRollbackDocumentedSamples(t *testing.T) {
 
 			alarm := withAlarm(t, raw, name, alarmevent.StateAlarm)
 			var out rollback.Output
-			invoke(t, s.moto, s.rollback, alarm, &out)
+			invoke(t, s.aws, s.rollback, alarm, &out)
 			if out.Action != rollback.ActionRestored || !out.Stopped || !out.Changed {
 				t.Fatalf("ALARM: %+v", out)
 			}
 			if got := s.weights(t, false); got != (deploy.Weights{Blue: 1}) {
 				t.Fatalf("ALARM: weights %s, want blue=1,green=0 restored", got)
 			}
-			if w := elbWrites(s.moto); strings.Count(strings.Join(w, " "), "ModifyListener") != 1 {
+			if w := elbWrites(s.aws); strings.Count(strings.Join(w, " "), "ModifyListener") != 1 {
 				t.Fatalf("ALARM: ELBv2 writes %v, want one ModifyListener", w)
 			}
 			if st := s.status(t, arn); st != "ABORTED" {
 				t.Fatalf("ALARM: execution %s, want stopped (ABORTED)", st)
 			}
-			if !slices.Contains(s.moto.Actions(), "StopExecution") {
-				t.Fatalf("ALARM: no StopExecution in %v", s.moto.Actions())
+			if !slices.Contains(s.aws.Actions(), "StopExecution") {
+				t.Fatalf("ALARM: no StopExecution in %v", s.aws.Actions())
 			}
 
 			// The same event again (at-least-once delivery): no write.
 			var again rollback.Output
-			invoke(t, s.moto, s.rollback, alarm, &again)
+			invoke(t, s.aws, s.rollback, alarm, &again)
 			if again.Action != rollback.ActionNothing {
 				t.Fatalf("again: %+v", again)
 			}
-			if w := elbWrites(s.moto); len(w) != 0 {
+			if w := elbWrites(s.aws); len(w) != 0 {
 				t.Fatalf("again: ELBv2 writes %v", w)
 			}
 		})
@@ -205,14 +209,18 @@ func TestEmulatorRollbackDocumentedSamples(t *testing.T) {
 }
 
 func TestEmulatorRollbackRejectsGarbledJSON(t *testing.T) {
-	s := startRollback(t)
+	forEachBackend(t, testRollbackRejectsGarbledJSON)
+}
+
+func testRollbackRejectsGarbledJSON(t *testing.T, backend string) {
+	s := startRollback(t, backend)
 	s.deploy(t, "relay-v2-garbled")
 	for _, p := range []string{`{"source":"aws.cloudwatch","detail-type":`, `not json`, `{"source":"pipeline","executionArn":"x"}`} {
-		res := invoke(t, s.moto, s.rollback, []byte(p), nil)
+		res := invoke(t, s.aws, s.rollback, []byte(p), nil)
 		if res.ErrorType != string(deploy.InvalidInput) {
 			t.Fatalf("%s: errorType %q (%s), want InvalidInput", p, res.ErrorType, res.ErrorMessage)
 		}
-		if calls := s.moto.Actions(); len(calls) != 0 {
+		if calls := s.aws.Actions(); len(calls) != 0 {
 			t.Fatalf("%s: AWS calls %v", p, calls)
 		}
 	}
@@ -222,13 +230,17 @@ func TestEmulatorRollbackRejectsGarbledJSON(t *testing.T) {
 }
 
 func TestEmulatorRollbackPipelinePayload(t *testing.T) {
-	s := startRollback(t)
-	arn := emulators.StartExecution(t, s.moto.Direct, s.sm, "relay-v2-pipeline")
+	forEachBackend(t, testRollbackPipelinePayload)
+}
+
+func testRollbackPipelinePayload(t *testing.T, backend string) {
+	s := startRollback(t, backend)
+	arn := emulators.StartExecution(t, s.aws.Direct, s.sm, "relay-v2-pipeline")
 	var rec deploy.Record
 	s.preflight.MustSucceed(t, map[string]any{"executionArn": arn, "request": map[string]any{"version": "v2"}}, &rec)
 	s.shift.MustSucceed(t, map[string]any{"executionArn": arn, "deployment": rec, "step": 0}, nil)
 	var out rollback.Output
-	invoke(t, s.moto, s.rollback, map[string]any{
+	invoke(t, s.aws, s.rollback, map[string]any{
 		"source": "pipeline", "executionArn": arn, "deployment": rec,
 		"error": map[string]any{"Error": "WeightNotApplied", "Cause": "read back blue=1,green=0"},
 	}, &out)
@@ -245,10 +257,14 @@ func TestEmulatorRollbackPipelinePayload(t *testing.T) {
 
 // TestEmulatorRollbackTiming sends 50 alarm events, each to a fresh
 // deployment at 10%, and reports the time from sending the event to
-// weights verified in moto. It prints figures; it asserts none.
+// weights verified in the backend. It prints figures; it asserts none.
 func TestEmulatorRollbackTiming(t *testing.T) {
+	forEachBackend(t, testRollbackTiming)
+}
+
+func testRollbackTiming(t *testing.T, backend string) {
 	const n = 50
-	s := startRollback(t)
+	s := startRollback(t, backend)
 	ev := withAlarm(t, documentedSample(t, "eventbridge-single-metric.json"), alarmPrefix+"target-5xx", alarmevent.StateAlarm)
 	var total, handler []time.Duration
 	for i := range n {
@@ -269,8 +285,8 @@ func TestEmulatorRollbackTiming(t *testing.T) {
 		}
 		handler = append(handler, time.Duration(out.ElapsedMs*float64(time.Millisecond)))
 	}
-	t.Logf("rollback under aws-lambda-rie against moto, %d events: event sent -> weights verified in moto: p50 %s, p99 %s, max %s",
-		n, pct(total, 50), pct(total, 99), pct(total, 100))
+	t.Logf("rollback under aws-lambda-rie against %s, %d events: event sent -> weights verified in %s: p50 %s, p99 %s, max %s",
+		backend, n, backend, pct(total, 50), pct(total, 99), pct(total, 100))
 	t.Logf("handler-reported (event receipt -> restore verified by read-back): p50 %s, p99 %s", pct(handler, 50), pct(handler, 99))
 }
 

@@ -2,8 +2,6 @@ package lab
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,7 +24,8 @@ import (
 	"github.com/relayshift/relayshift/internal/lab/eventbus"
 	"github.com/relayshift/relayshift/internal/lab/loadbalancer"
 	"github.com/relayshift/relayshift/internal/lab/monitoring"
-	"github.com/relayshift/relayshift/internal/lab/samtemplate"
+	"github.com/relayshift/relayshift/internal/lab/stack"
+	"github.com/relayshift/relayshift/internal/lab/statemachine"
 	"github.com/relayshift/relayshift/internal/relaysim"
 )
 
@@ -51,9 +50,13 @@ type Lab struct {
 	// Bus is the EventBridge default bus with the template's rules.
 	Bus *eventbus.Bus
 	// Stack is the template as the lab deploys it.
-	Stack *samtemplate.Stack
-	// Invoker runs the functions (in process, or through an endpoint).
-	Invoker Invoker
+	Stack *stack.Stack
+	// Invoker runs the functions (in process, or through an invoke
+	// endpoint), for the state machine's tasks and the EventBridge rules.
+	Invoker statemachine.Invoker
+	// States is the Step Functions engine running the template's state
+	// machine.
+	States *statemachine.Service
 
 	sims          map[string][]*relaysim.Server // by colour
 	simMu         sync.Mutex
@@ -162,7 +165,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Lab, err error) {
 	}
 	l.Bus = eventbus.New(eventbus.Config{
 		Invoker: l.Invoker, TimeScale: cfg.TimeScale, Now: opts.Now, Log: l.log.With("service", "events"),
-		IsFunctionError: func(err error) bool { var fe *FunctionError; return errors.As(err, &fe) },
+		IsFunctionError: func(err error) bool { var fe *statemachine.FunctionError; return errors.As(err, &fe) },
 		OnDelivery: func(d eventbus.Delivery) {
 			if d.Err != "" {
 				l.log.Error("event delivery failed", "rule", d.Rule, "function", d.Function, "attempts", d.Attempts, "error", d.Err)
@@ -177,7 +180,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Lab, err error) {
 		return nil, err
 	}
 
-	if err := l.startStates(runCtx); err != nil {
+	if err := l.startStates(runCtx, opts.ReadFile); err != nil {
 		return nil, err
 	}
 	l.wg.Go(func() { l.Alarms.Run(runCtx) })
@@ -319,7 +322,7 @@ func (l *Lab) loadStack(read func(string) ([]byte, error)) error {
 	if err != nil {
 		return fmt.Errorf("template: %w", err)
 	}
-	tpl, err := samtemplate.Parse(b)
+	tpl, err := stack.Parse(b)
 	if err != nil {
 		return fmt.Errorf("template %s: %w", l.cfg.Template, err)
 	}
@@ -330,7 +333,7 @@ func (l *Lab) loadStack(read func(string) ([]byte, error)) error {
 	if err != nil {
 		return fmt.Errorf("template %s: %w", l.cfg.Template, err)
 	}
-	l.Stack = &samtemplate.Stack{T: tpl, Params: params, Region: l.cfg.Region, AccountID: l.cfg.AccountID, StackName: l.cfg.StackName}
+	l.Stack = &stack.Stack{T: tpl, Params: params, Region: l.cfg.Region, AccountID: l.cfg.AccountID, StackName: l.cfg.StackName}
 	return nil
 }
 
@@ -365,10 +368,11 @@ func (l *Lab) startFunctions(logOut io.Writer) error {
 			l.functionNames[f.LogicalID] = f.Name
 			l.functionEnv[f.Name] = f.Env
 		}
-		l.Invoker = &endpointInvoker{base: l.cfg.Functions.Endpoint, client: &http.Client{}}
+		l.Invoker = statemachine.NewHTTPInvoker(l.cfg.Functions.Endpoint, &http.Client{})
 		return nil
 	}
-	p := &inProcess{handlers: map[string]functions.Handler{}, timeouts: map[string]time.Duration{}}
+	handlers := map[string]statemachine.Handler{}
+	timeout := time.Duration(l.cfg.Functions.Timeout)
 	for _, f := range fns {
 		l.functionNames[f.LogicalID] = f.Name
 		l.functionEnv[f.Name] = f.Env
@@ -386,13 +390,14 @@ func (l *Lab) startFunctions(logOut io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("function %s: %w", f.LogicalID, err)
 		}
-		p.handlers[f.Name] = h
-		p.timeouts[f.Name] = time.Duration(f.Timeout) * time.Second
-		if t := time.Duration(l.cfg.Functions.Timeout); t > 0 {
-			p.timeouts[f.Name] = t
+		handlers[f.Name] = h
+		if l.cfg.Functions.Timeout == 0 {
+			// NOTE: the engine's in-process invoker has one timeout for all
+			// functions; the lab gives it the template's longest.
+			timeout = max(timeout, time.Duration(f.Timeout)*time.Second)
 		}
 	}
-	l.Invoker = p
+	l.Invoker = statemachine.NewInProcess(handlers, l.cfg.Region, l.cfg.AccountID, timeout)
 	return nil
 }
 
@@ -517,10 +522,4 @@ func (l *Lab) Close(ctx context.Context) error {
 		l.wg.Wait()
 	})
 	return errors.Join(errs...)
-}
-
-func newID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -28,6 +28,7 @@ import (
 	"github.com/relayshift/relayshift/internal/alarmevent"
 	"github.com/relayshift/relayshift/internal/lab/loadbalancer"
 	"github.com/relayshift/relayshift/internal/lab/monitoring"
+	"github.com/relayshift/relayshift/internal/lab/statemachine"
 	"github.com/relayshift/relayshift/internal/relaysim"
 )
 
@@ -354,19 +355,18 @@ func TestLabWithProjectTemplate(t *testing.T) {
 	cfg.Green = ColourConfig{Relaysim: &RelaysimConfig{Version: "v2"}}
 	cfg.APIKey = "sk-lab"
 	l := startLab(t, cfg)
-	inProcess, ok := l.Invoker.(*inProcess)
-	if !ok {
-		t.Fatalf("invoker %T", l.Invoker)
+	// Every function of the template is built in process: each answers a
+	// garbled payload with its own InvalidInput, not "function not found".
+	for _, name := range []string{"relayshift-EvaluateFunction", "relayshift-FinalizeFunction", "relayshift-HealthCheckFunction", "relayshift-PreflightFunction",
+		"relayshift-ReleaseFunction", "relayshift-RollbackFunction", "relayshift-ShiftFunction", "relayshift-WarmUpFunction"} {
+		_, err := l.Invoker.Invoke(context.Background(), name, []byte("not json"))
+		var fe *statemachine.FunctionError
+		if !errors.As(err, &fe) || fe.Type != "InvalidInput" {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
-	var built []string
-	for name := range inProcess.handlers {
-		built = append(built, name)
-	}
-	slices.Sort(built)
-	want := []string{"relayshift-EvaluateFunction", "relayshift-FinalizeFunction", "relayshift-HealthCheckFunction", "relayshift-PreflightFunction",
-		"relayshift-ReleaseFunction", "relayshift-RollbackFunction", "relayshift-ShiftFunction", "relayshift-WarmUpFunction"}
-	if diff := cmp.Diff(want, built); diff != "" {
-		t.Fatalf("functions (-want +got):\n%s", diff)
+	if sms := l.States.StateMachines(); len(sms) != 1 || sms[0].ARN != l.Env()["RELAYSHIFT_STATE_MACHINE_ARN"] {
+		t.Fatalf("state machines %+v", sms)
 	}
 	alarms, err := l.Alarms.Describe(monitoring.AlarmFilter{NamePrefix: l.Env()["RELAYSHIFT_ALARM_PREFIX"]})
 	if err != nil || len(alarms) != 6 {

@@ -26,7 +26,8 @@ type Backend struct {
 	ALB emulators.ALB
 }
 
-// Start starts a lab for the test's lifetime: the project's template.yaml;
+// Start starts a lab for the test's lifetime: the project's template.yaml
+// deployed as stack "labtest";
 // a production listener forwarding 100% to blue with group stickiness on
 // (300 s); a rule on it (priority 10, path /v1/*) with the same forward
 // action; blue and green target groups with one healthy relaysim target
@@ -36,6 +37,9 @@ func Start(t testing.TB, mutate ...func(*lab.Config)) *Backend {
 	t.Helper()
 	cfg := lab.DefaultConfig()
 	cfg.Template = filepath.Join(emulators.ModuleRoot(t), "template.yaml")
+	// The stack's own state machine is labtest-deploy, leaving the name
+	// the harness's fixture creates (relayshift-deploy) to the tests.
+	cfg.StackName = "labtest"
 	cfg.Endpoint, cfg.LoadBalancer.Production, cfg.LoadBalancer.Test = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.LoadBalancer.StickinessSeconds = 300
 	cfg.LoadBalancer.HealthCheck.Interval = lab.Duration(100 * time.Millisecond)

@@ -1,7 +1,13 @@
-// Package samtemplate reads the project's SAM template (template.yaml) for
-// the local lab, so that the lab's alarms, EventBridge rules, state
-// machine and function environments come from the one definition that is
-// deployed, not from a second copy.
+// Package stack deploys the project's SAM template (template.yaml) into the
+// local lab, as CloudFormation would: it binds and checks the parameters,
+// evaluates the conditions, resolves the intrinsic functions against
+// parameter values, pseudo parameters and the names and ARNs the stack's
+// resources get, and returns what the lab runs — the functions with their
+// environment, the EventBridge rules, the state machines with their
+// substitutions, the alarms — so that none of it is written twice.
+//
+// (internal/samtemplate reads the same template for the definition checks,
+// unresolved; this package resolves it.)
 //
 // It parses YAML with CloudFormation's short-form tags (!Ref, !Sub,
 // !GetAtt, !Join, !Select, !Split, !If, !Equals, !Not, !And, !Or,
@@ -9,7 +15,7 @@
 // with parameter values, pseudo parameters and the lab's own resource
 // names and ARNs. Intrinsics it cannot resolve here (!ImportValue,
 // !GetAZs, !Cidr, !Transform) are refused with an error naming them.
-package samtemplate
+package stack
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package samtemplate
+package stack
 
 import (
 	"os"
