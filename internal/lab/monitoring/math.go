@@ -333,33 +333,6 @@ func (p *parser) primary() (node, error) {
 	return nil, fmt.Errorf("unexpected %q", t.text)
 }
 
-// references lists the ids an expression uses.
-func references(n node) []string {
-	var out []string
-	var walk func(node)
-	walk = func(n node) {
-		switch x := n.(type) {
-		case idNode:
-			out = append(out, x.id)
-		case unNode:
-			walk(x.x)
-		case binNode:
-			walk(x.l)
-			walk(x.r)
-		case callNode:
-			for _, a := range x.args {
-				walk(a)
-			}
-		case arrNode:
-			for _, a := range x.items {
-				walk(a)
-			}
-		}
-	}
-	walk(n)
-	return out
-}
-
 // ---- evaluation ----
 
 func (env *evalEnv) eval(n node) (value, error) {

@@ -363,7 +363,7 @@ func (r *resolver) intrinsic(fn string, arg any) (any, error) {
 	case "Ref":
 		name, ok := arg.(string)
 		if !ok {
-			return nil, errors.New("Ref: want a name")
+			return nil, errors.New("!Ref: want a name")
 		}
 		return r.ref(name)
 	case "Fn::GetAtt":
@@ -523,10 +523,10 @@ func (r *resolver) ref(name string) (any, error) {
 	}
 	res, ok := r.t.Resources[name]
 	if !ok {
-		return nil, fmt.Errorf("Ref %s: no such parameter or resource", name)
+		return nil, fmt.Errorf("!Ref %s: no such parameter or resource", name)
 	}
 	if r.env.Ref == nil {
-		return nil, fmt.Errorf("Ref %s: resource references are not resolvable here", name)
+		return nil, fmt.Errorf("!Ref %s: resource references are not resolvable here", name)
 	}
 	return r.env.Ref(name, res)
 }
