@@ -23,7 +23,7 @@ FUNCTIONS := preflight release healthcheck warmup shift evaluate finalize rollba
 LAMBDA_GOFLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 LAMBDA_ENV     := CGO_ENABLED=0 GOOS=linux GOARCH=arm64
 
-.PHONY: build cli test lint fmt vet tools check-tools demo bench clean sam-build sam-deploy $(FUNCTIONS:%=bin/%/bootstrap) bin/relayshift
+.PHONY: lab build cli test lint fmt vet tools check-tools demo bench clean sam-build sam-deploy $(FUNCTIONS:%=bin/%/bootstrap) bin/relayshift
 
 ## build: every function as a linux/arm64 bootstrap in bin/<name>/bootstrap
 build: $(FUNCTIONS:%=bin/%/bootstrap)
@@ -87,9 +87,13 @@ fmt:
 
 ## demo: the local lab tells the story (needs the lab: not yet available)
 demo:
-	@echo "make demo: not yet available — the local lab (issue 7) has not landed yet." >&2
-	@echo "Run 'make test' to exercise the pipeline against moto_server and aws-lambda-rie." >&2
+	@echo "make demo: not yet available — the story on the lab comes next; 'make lab' runs the lab itself." >&2
+	@echo "Run 'make test' to exercise the pipeline against moto_server, aws-lambda-rie and the lab." >&2
 	@exit 1
+
+## lab: run the whole application on this machine (relayshift lab; Ctrl-C stops it)
+lab:
+	$(GO) run ./cmd/relayshift lab
 
 bench:
 	@echo "make bench: not yet available — it stands on the local lab." >&2
