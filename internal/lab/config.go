@@ -169,9 +169,13 @@ type FunctionsConfig struct {
 	// code as the bootstraps) or "endpoint" (a Lambda invoke endpoint:
 	// `sam local start-lambda`, aws-lambda-rie).
 	Mode string `yaml:"mode"`
-	// Endpoint is the invoke endpoint's base URL in endpoint mode; the lab
-	// POSTs /2015-03-31/functions/<name>/invocations.
+	// Endpoint is the invoke endpoint's base URL in endpoint mode (`sam
+	// local start-lambda`); the lab POSTs
+	// /2015-03-31/functions/<name>/invocations.
 	Endpoint string `yaml:"endpoint"`
+	// Endpoints, in endpoint mode instead of Endpoint, give each function
+	// (by logical id) its own aws-lambda-rie base URL.
+	Endpoints map[string]string `yaml:"endpoints"`
 	// Timeout bounds one invocation in process (default: the function's
 	// Timeout in the template).
 	Timeout Duration `yaml:"timeout"`
@@ -251,8 +255,8 @@ func (c Config) Validate() error {
 	switch c.Functions.Mode {
 	case FunctionsInProcess:
 	case FunctionsEndpoint:
-		if c.Functions.Endpoint == "" {
-			bad("functions.endpoint is required in endpoint mode")
+		if (c.Functions.Endpoint == "") == (len(c.Functions.Endpoints) == 0) {
+			bad("functions: endpoint mode needs either endpoint or endpoints")
 		}
 	default:
 		bad("functions.mode %q: want %s or %s", c.Functions.Mode, FunctionsInProcess, FunctionsEndpoint)

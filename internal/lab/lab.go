@@ -368,7 +368,19 @@ func (l *Lab) startFunctions(logOut io.Writer) error {
 			l.functionNames[f.LogicalID] = f.Name
 			l.functionEnv[f.Name] = f.Env
 		}
-		l.Invoker = statemachine.NewHTTPInvoker(l.cfg.Functions.Endpoint, &http.Client{})
+		if len(l.cfg.Functions.Endpoints) == 0 {
+			l.Invoker = statemachine.NewHTTPInvoker(l.cfg.Functions.Endpoint, &http.Client{})
+			return nil
+		}
+		byName := map[string]string{}
+		for id, u := range l.cfg.Functions.Endpoints {
+			name, ok := l.functionNames[id]
+			if !ok {
+				return fmt.Errorf("functions.endpoints: %s is not a function of the template", id)
+			}
+			byName[name] = u
+		}
+		l.Invoker = statemachine.NewRIEInvoker(byName, &http.Client{})
 		return nil
 	}
 	handlers := map[string]statemachine.Handler{}
