@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -397,4 +398,31 @@ func TestDocumentedConfigIsTheDefault(t *testing.T) {
 	if _, err := LoadConfig(filepath.Join("testdata", "unknown-key.yaml")); err == nil || !strings.Contains(err.Error(), "field bogus not found") {
 		t.Fatalf("unknown key: %v", err)
 	}
+}
+
+// A template whose state machine uses an ASL feature the engine does not
+// implement does not start: the error names the feature.
+func TestLabRefusesUnsupportedDefinition(t *testing.T) {
+	dir := t.TempDir()
+	tpl, err := os.ReadFile(filepath.Join("testdata", "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	asl, err := os.ReadFile(filepath.Join("statemachine", "testdata", "unsupported-parallel.asl.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "template.yaml"), tpl, 0o644)
+	os.WriteFile(filepath.Join(dir, "deploy.asl.json"), asl, 0o644)
+	cfg := testConfig(t, nil, nil)
+	cfg.Template = filepath.Join(dir, "template.yaml")
+	l, err := Start(context.Background(), cfg, Options{})
+	if err == nil {
+		l.Close(context.Background())
+		t.Fatal("started with a Parallel state")
+	}
+	if !strings.Contains(err.Error(), "Parallel") || !strings.Contains(err.Error(), "DeployStateMachine") {
+		t.Fatalf("error %v does not name the feature and the state machine", err)
+	}
+	t.Logf("%v", err)
 }
