@@ -27,9 +27,15 @@ import (
 
 const e2eKey = "sk-relayshift-e2e-1618033988"
 
-// deployCLI runs `relayshift deploy` in process against the lab, as CI
-// would with the exports `relayshift lab` prints.
+// deployCLI runs `relayshift deploy --wait` in process against the lab, as
+// CI would with the exports `relayshift lab` prints.
 func deployCLI(t *testing.T, l *lab.Lab, args ...string) (int, string) {
+	t.Helper()
+	return runCLI(t, l, append([]string{"deploy", "--wait", "--progress", "plain", "--poll-interval", "200ms", "--timeout", "2m"}, args...)...)
+}
+
+// runCLI runs relayshift in process against the lab.
+func runCLI(t *testing.T, l *lab.Lab, args ...string) (int, string) {
 	t.Helper()
 	env := l.Env()
 	var stdout, stderr bytes.Buffer
@@ -52,7 +58,7 @@ func deployCLI(t *testing.T, l *lab.Lab, args ...string) (int, string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	code := cli.Main(ctx, cenv, append([]string{"deploy", "--wait", "--progress", "plain", "--poll-interval", "200ms", "--timeout", "2m"}, args...))
+	code := cli.Main(ctx, cenv, args)
 	return code, stdout.String() + stderr.String()
 }
 
@@ -160,6 +166,18 @@ func TestEndToEndPromoteThenAlarmRollback(t *testing.T) {
 		DescribeExecution(context.Background(), &sfn.DescribeExecutionInput{ExecutionArn: aws.String(d.out.ExecutionARN)})
 	if err != nil || x.Status != "ABORTED" || aws.ToString(x.Error) != string(deploy.RolledBack) {
 		t.Fatalf("execution %+v %v", x, err)
+	}
+
+	// status and history tell the same story.
+	if code, out := runCLI(t, l, "status"); code != cli.ExitOK || !strings.Contains(out, "green") {
+		t.Fatalf("status: exit %d\n%s", code, out)
+	} else {
+		t.Logf("relayshift status:\n%s", out)
+	}
+	if code, out := runCLI(t, l, "history"); code != cli.ExitOK || !strings.Contains(out, "v2") || !strings.Contains(out, "v3") {
+		t.Fatalf("history: exit %d\n%s", code, out)
+	} else {
+		t.Logf("relayshift history:\n%s", out)
 	}
 
 	// Real requests are back on the stable colour.
