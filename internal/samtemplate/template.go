@@ -45,9 +45,11 @@ func Load(path string) (*Template, error) {
 	return t, nil
 }
 
-// Parse parses a YAML template, expanding the short forms of intrinsic
-// functions (!Ref, !Sub, !GetAtt...).
-func Parse(b []byte) (*Template, error) {
+// Decode parses a YAML (or JSON) template into the generic tree, expanding
+// the short forms of intrinsic functions (!Ref, !Sub, !GetAtt...) to their
+// long form. It is the one reader of template files: the checks (Parse)
+// and the local lab (internal/lab/stack) both start from it.
+func Decode(b []byte) (map[string]any, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {
 		return nil, err
@@ -62,6 +64,15 @@ func Parse(b []byte) (*Template, error) {
 	root, ok := v.(map[string]any)
 	if !ok {
 		return nil, errors.New("template is not a mapping")
+	}
+	return root, nil
+}
+
+// Parse parses a template into typed views of its sections.
+func Parse(b []byte) (*Template, error) {
+	root, err := Decode(b)
+	if err != nil {
+		return nil, err
 	}
 	t := &Template{
 		Parameters: map[string]map[string]any{},
@@ -145,7 +156,7 @@ var intrinsic = map[string]string{
 	"!Split": "Fn::Split", "!If": "Fn::If", "!Equals": "Fn::Equals", "!Not": "Fn::Not",
 	"!And": "Fn::And", "!Or": "Fn::Or", "!FindInMap": "Fn::FindInMap", "!Base64": "Fn::Base64",
 	"!ImportValue": "Fn::ImportValue", "!GetAZs": "Fn::GetAZs", "!Cidr": "Fn::Cidr",
-	"!ToJsonString": "Fn::ToJsonString", "!Length": "Fn::Length",
+	"!ToJsonString": "Fn::ToJsonString", "!Length": "Fn::Length", "!Transform": "Fn::Transform",
 }
 
 func convert(n *yaml.Node) (any, error) {

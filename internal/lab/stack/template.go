@@ -28,7 +28,7 @@ import (
 	"strconv"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/relayshift/relayshift/internal/samtemplate"
 )
 
 // Template is a parsed SAM template.
@@ -77,20 +77,9 @@ func Load(path string) (*Template, error) {
 
 // Parse parses a template (YAML or JSON).
 func Parse(b []byte) (*Template, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(b, &root); err != nil {
-		return nil, err
-	}
-	if len(root.Content) == 0 {
-		return nil, errors.New("empty template")
-	}
-	tree, err := fromNode(root.Content[0])
+	doc, err := samtemplate.Decode(b)
 	if err != nil {
 		return nil, err
-	}
-	doc, ok := tree.(map[string]any)
-	if !ok {
-		return nil, errors.New("the template is not a mapping")
 	}
 	t := &Template{Parameters: map[string]Parameter{}, Resources: map[string]Resource{}}
 	t.Conditions, _ = doc["Conditions"].(map[string]any)
@@ -147,71 +136,6 @@ func scalarString(v any) string {
 		return ""
 	}
 	return fmt.Sprint(v)
-}
-
-// shortForms maps CloudFormation's YAML tags to their long form.
-var shortForms = map[string]string{
-	"!Ref": "Ref", "!Sub": "Fn::Sub", "!GetAtt": "Fn::GetAtt", "!Join": "Fn::Join", "!Select": "Fn::Select",
-	"!Split": "Fn::Split", "!If": "Fn::If", "!Equals": "Fn::Equals", "!Not": "Fn::Not", "!And": "Fn::And",
-	"!Or": "Fn::Or", "!FindInMap": "Fn::FindInMap", "!Base64": "Fn::Base64", "!Condition": "Condition",
-	"!ImportValue": "Fn::ImportValue", "!GetAZs": "Fn::GetAZs", "!Cidr": "Fn::Cidr", "!Transform": "Fn::Transform",
-	"!ToJsonString": "Fn::ToJsonString", "!Length": "Fn::Length",
-}
-
-// custom reports a local tag (!Ref), as opposed to YAML's own (!!str).
-func custom(tag string) bool { return strings.HasPrefix(tag, "!") && !strings.HasPrefix(tag, "!!") }
-
-// fromNode converts a YAML node to plain values, short-form tags to their
-// long form ({"Fn::Sub": ...}).
-func fromNode(n *yaml.Node) (any, error) {
-	var v any
-	switch n.Kind {
-	case yaml.AliasNode:
-		return fromNode(n.Alias)
-	case yaml.ScalarNode:
-		if err := n.Decode(&v); err != nil {
-			return nil, err
-		}
-		if custom(n.Tag) {
-			v = n.Value // a tagged scalar is a string argument
-		}
-	case yaml.SequenceNode:
-		list := make([]any, 0, len(n.Content))
-		for _, c := range n.Content {
-			e, err := fromNode(c)
-			if err != nil {
-				return nil, err
-			}
-			list = append(list, e)
-		}
-		v = list
-	case yaml.MappingNode:
-		m := make(map[string]any, len(n.Content)/2)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			val, err := fromNode(n.Content[i+1])
-			if err != nil {
-				return nil, err
-			}
-			m[n.Content[i].Value] = val
-		}
-		v = m
-	default:
-		return nil, fmt.Errorf("line %d: unsupported YAML node", n.Line)
-	}
-	if custom(n.Tag) {
-		long, ok := shortForms[n.Tag]
-		if !ok {
-			return nil, fmt.Errorf("line %d: unknown tag %s", n.Line, n.Tag)
-		}
-		if long == "Fn::GetAtt" {
-			if s, ok := v.(string); ok {
-				res, attr, _ := strings.Cut(s, ".")
-				v = []any{res, attr}
-			}
-		}
-		v = map[string]any{long: v}
-	}
-	return v, nil
 }
 
 // Env is what intrinsic functions resolve against.
