@@ -89,8 +89,14 @@ type demo struct {
 	minRequests int
 }
 
+// scaled returns how long an AWS-side duration lasts in the lab.
 func (d *demo) scaled(aws time.Duration) time.Duration {
 	return time.Duration(float64(aws) * d.cfg.TimeScale)
+}
+
+// shown is scaled, rounded for people.
+func (d *demo) shown(aws time.Duration) time.Duration {
+	return d.scaled(aws).Round(100 * time.Millisecond)
 }
 
 func (d *demo) run(ctx context.Context) int {
@@ -128,6 +134,7 @@ func (d *demo) run(ctx context.Context) int {
 	}
 	defer d.load.stop()
 
+	d.waitAlarmsEvaluated(ctx)
 	d.header()
 	period := d.scaled(d.alarmPeriod)
 	d.tl = newTimeline(d.out, t0, d.now)
@@ -269,7 +276,7 @@ func (d *demo) header() {
 	for _, r := range l.Bus.Rules() {
 		fmt.Fprintf(w, "  rule         %s -> %s\n", r.Name, r.Target.Function)
 	}
-	fmt.Fprintf(w, "  time         AWS time %.0fx faster (--time-scale %g): a minute lasts %s\n", 1/d.cfg.TimeScale, d.cfg.TimeScale, d.scaled(time.Minute))
+	fmt.Fprintf(w, "  time         AWS time %.0fx faster (--time-scale %g): a minute lasts %s\n", 1/d.cfg.TimeScale, d.cfg.TimeScale, d.shown(time.Minute))
 	fmt.Fprintf(w, "  AWS APIs     %s (ELBv2, CloudWatch, Step Functions, Secrets Manager)\n", l.Endpoint())
 	fmt.Fprintf(w, "  production   %s (%s names the colour that served each request)\n", l.Production.URL(), l.LB.ColourHeader())
 	stream := "none streamed"
@@ -279,7 +286,7 @@ func (d *demo) header() {
 	fmt.Fprintf(w, "  load         %g chat completions/s on production, %s (--rate)\n", d.cfg.Rate, stream)
 	fmt.Fprintf(w, "  evaluation   Evaluate needs %d candidate requests per step (EvaluateMinRequests, for this load)\n", d.minRequests)
 	fmt.Fprintf(w, "\ntraffic lines: per %s (an alarm period here), requests each colour served (colour header), failed (5xx or no answer), p99 latency\n",
-		d.scaled(d.alarmPeriod))
+		d.shown(d.alarmPeriod))
 }
 
 func (d *demo) stories() []*Story {
@@ -295,14 +302,14 @@ func (d *demo) stories() []*Story {
 func (d *demo) tell(ctx context.Context, s *Story) {
 	bake := 300 * time.Second
 	heading := fmt.Sprintf("== Story %d of 2: %s, a %s, onto %s ==\n   %s: %d%% for %s (%s here), then 100%%", s.N, s.Version, s.Title, s.Candidate,
-		strategy, 10, bake, d.scaled(bake))
+		strategy, 10, bake, d.shown(bake))
 	rel := lab.RelaysimConfig{Instances: 2, Version: s.Version, TokenInterval: lab.Duration(tokenInterval)}
 	if s.Want == wantPromoted {
-		heading += fmt.Sprintf(", watched %s (%s here) before Finalize", postPromotionBake*time.Second, d.scaled(postPromotionBake*time.Second))
+		heading += fmt.Sprintf(", watched %s (%s here) before Finalize", postPromotionBake*time.Second, d.shown(postPromotionBake*time.Second))
 	} else {
 		rel.Faults = map[string]any{"errorRate": d.cfg.ErrorRate, "exemptHeader": d.lab.TestHeader()}
 		heading += fmt.Sprintf("\n   %s; requests carrying %s (the test route: health check, warm-up) are exempt", s.Faults, d.lab.TestHeader())
-		heading += fmt.Sprintf("\n   the 5xx-rate alarm (2 periods of %s, %s here) should fire before the bake ends", d.alarmPeriod, d.scaled(d.alarmPeriod))
+		heading += fmt.Sprintf("\n   the 5xx-rate alarm (2 periods of %s, %s here) should fire before the bake ends", d.alarmPeriod, d.shown(d.alarmPeriod))
 	}
 	d.tl.add(line{at: d.now(), text: heading})
 
@@ -468,6 +475,26 @@ func (d *demo) verify(ctx context.Context, s *Story) {
 	d.tl.note("fault", "%s\n=> %s from fault onset to all traffic on %s", strings.Join(steps, "; "), s.OnsetToStable().Round(10*time.Millisecond), s.Stable)
 	if s.Alarm != "" {
 		d.waitAlarmOK(ctx, s.Alarm)
+	}
+}
+
+// waitAlarmsEvaluated waits, for an evaluation interval at most, until the
+// lab has evaluated the alarms once (none is INSUFFICIENT_DATA any more),
+// so that the timeline starts from their settled state.
+func (d *demo) waitAlarmsEvaluated(ctx context.Context) {
+	deadline := time.After(d.scaled(time.Minute) + time.Second)
+	for {
+		as, err := d.lab.Alarms.Describe(monitoring.AlarmFilter{StateValue: monitoring.StateInsufficientData})
+		if err != nil || len(as) == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-deadline:
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }
 
