@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -108,7 +109,11 @@ func (d *demo) run(ctx context.Context) int {
 	d.minRequests = minRequests(d.cfg)
 	l, err := lab.Start(ctx, d.labConfig(), lab.Options{Log: slog.New(slog.NewTextHandler(logOut, nil))})
 	if err != nil {
-		fmt.Fprintf(d.errw, "relayshift demo: the lab did not start: %v\n", err)
+		hint := ""
+		if errors.Is(err, fs.ErrNotExist) {
+			hint = " (run it from the repository's root, or pass --template)"
+		}
+		fmt.Fprintf(d.errw, "relayshift demo: the lab did not start: %v%s\n", err, hint)
 		return ExitUsage
 	}
 	d.lab = l
