@@ -39,7 +39,7 @@ type Config struct {
 	ErrorRate float64
 	// Timeout bounds the whole demo.
 	Timeout time.Duration
-	// Verbose sends the lab's own log to stderr.
+	// Verbose sends the lab's log and the functions' logs to stderr.
 	Verbose bool
 }
 
@@ -127,6 +127,6 @@ func BindFlags(fs *flag.FlagSet, def Config) func() (Config, error) {
 	fs.Float64Var(&c.Rate, "rate", def.Rate, fmt.Sprintf("production load in chat completions per second (%d-%d), one in %d streamed", minRate, maxRate, def.StreamEvery))
 	fs.Float64Var(&c.ErrorRate, "error-rate", def.ErrorRate, "share of v3's production requests that fail with a 500 (the template's alarm fires above 5% of a colour's requests)")
 	fs.DurationVar(&c.Timeout, "timeout", def.Timeout, "give up (exit 3) after this long")
-	fs.BoolVar(&c.Verbose, "verbose", def.Verbose, "also print the lab's own log on stderr")
+	fs.BoolVar(&c.Verbose, "verbose", def.Verbose, "also print the lab's log and the functions' JSON logs on stderr")
 	return func() (Config, error) { return c, c.Validate() }
 }

@@ -107,7 +107,7 @@ func (d *demo) run(ctx context.Context) int {
 		logOut = d.errw
 	}
 	d.minRequests = minRequests(d.cfg)
-	l, err := lab.Start(ctx, d.labConfig(), lab.Options{Log: slog.New(slog.NewTextHandler(logOut, nil))})
+	l, err := lab.Start(ctx, d.labConfig(), lab.Options{Log: slog.New(slog.NewTextHandler(logOut, nil)), FunctionLog: logOut})
 	if err != nil {
 		hint := ""
 		if errors.Is(err, fs.ErrNotExist) {
