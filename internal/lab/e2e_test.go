@@ -206,21 +206,10 @@ func TestEndToEndPromoteThenAlarmRollback(t *testing.T) {
 
 func waitHealthy(t *testing.T, l *lab.Lab) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for _, tg := range []*loadbalancer.TargetGroup{l.Blue, l.Green} {
-		for {
-			ok := len(tg.Health()) > 0
-			for _, h := range tg.Health() {
-				ok = ok && (h.State == loadbalancer.StateHealthy)
-			}
-			if ok {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s not healthy: %+v", tg.Colour(), tg.Health())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := l.WaitHealthy(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
 

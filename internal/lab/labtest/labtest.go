@@ -77,19 +77,9 @@ func Start(t testing.TB, mutate ...func(*lab.Config)) *Backend {
 // WaitHealthy waits until every target of both colours is healthy.
 func (b *Backend) WaitHealthy(t testing.TB) {
 	t.Helper()
-	for _, tg := range []*loadbalancer.TargetGroup{b.Lab.Blue, b.Lab.Green} {
-		for i := 0; ; i++ {
-			healthy := true
-			for _, h := range tg.Health() {
-				healthy = healthy && h.State == loadbalancer.StateHealthy
-			}
-			if healthy {
-				break
-			}
-			if i > 400 {
-				t.Fatalf("%s targets not healthy: %+v", tg.Colour(), tg.Health())
-			}
-			time.Sleep(25 * time.Millisecond)
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.Lab.WaitHealthy(ctx); err != nil {
+		t.Fatalf("%v", err)
 	}
 }

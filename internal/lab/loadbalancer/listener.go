@@ -200,6 +200,14 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	stop := context.AfterFunc(t.drainCtx, cancel)
 	defer stop()
 	fc := &forwardCtx{lb: lb, tg: tg, t: t, start: start, sticky: sticky}
+	// NOTE: by default a Go HTTP/1 server closes the request body when the
+	// handler writes its response headers, while the proxy's transport may
+	// still read it (at least once more after its Content-Length, to check
+	// it is not longer): that read fails, the transport tears the upstream
+	// connection down, and a streamed answer is cut after its first events
+	// (golang/go#40747). Full duplex keeps the body open; the error only
+	// means the connection cannot do it (HTTP/2), which needs nothing.
+	_ = http.NewResponseController(w).EnableFullDuplex()
 	r = r.WithContext(context.WithValue(ctx, forwardKey{}, fc))
 	lb.proxy.ServeHTTP(w, r)
 }
