@@ -51,6 +51,7 @@ func commands() []Command {
 		rollbackCommand(),
 		historyCommand(),
 		labCommand(),
+		benchCommand(),
 	}
 }
 
