@@ -61,7 +61,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Template: "template.yaml", BinDir: "bin", Go: "go",
-		TimeScale: 1.0 / 60, Rate: 100, Runs: 3, Events: 50,
+		TimeScale: 1.0 / 60, Rate: 100, Runs: 5, Events: 100,
 		WeightChanges: 120, WeightInterval: 50 * time.Millisecond,
 		ColdStarts: 5, WarmInvokes: 5,
 		Strategy:     "Canary10Percent5Minutes",
@@ -127,9 +127,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		{"rollback function latency", r.rollbackLatency},
 		{"healthy lab: weight changes, throughput, deployments, bootstraps", r.healthy},
 	} {
+		began := time.Now()
 		if err := s.run(ctx); err != nil {
 			return nil, fmt.Errorf("%s: %w", s.name, err)
 		}
+		r.progress("%s: done in %s", s.name, time.Since(began).Round(100*time.Millisecond))
 	}
 	r.rep.Elapsed = time.Since(start)
 	return r.rep, nil

@@ -132,3 +132,19 @@ func TestAnalyseRefuses(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestProxyBrokeWarmup(t *testing.T) {
+	for _, tc := range []struct {
+		cause string
+		want  bool
+	}{
+		{`deployment relay-v2-ev52-bench0052 failed with WarmupFailed (WarmupFailed: warm-up of green through the test route failed: model "sim-small" connection: 1 of 1 streams failed (connection=1), success ratio 0.00 below 0.90; e.g. stream: connection closed before the answer was complete (unexpected EOF)); blue already carried the traffic (blue=1,green=0)`, true},
+		{`deployment relay-v3-loud1 failed with WarmupFailed (WarmupFailed: warm-up of green through the test route failed: model "sim-small" 5xx: 10 of 10 requests failed (5xx=10), success ratio 0.00 below 0.90; e.g. stream: connection closed before the answer was complete (unexpected EOF))`, false},
+		{`deployment relay-v2 failed with CandidateUnhealthy (green has 1 unhealthy target)`, false},
+		{`deployment relay-v2 failed with WarmupFailed (WarmupFailed: model "sim-small" timeout: 5 of 5 streams failed (timeout=5))`, false},
+	} {
+		if got := proxyBrokeWarmup(tc.cause); got != tc.want {
+			t.Errorf("%v, want %v: %s", got, tc.want, tc.cause)
+		}
+	}
+}

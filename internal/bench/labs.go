@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -18,6 +19,7 @@ import (
 	"github.com/relayshift/relayshift/internal/lab/eventbus"
 	"github.com/relayshift/relayshift/internal/lab/loadbalancer"
 	"github.com/relayshift/relayshift/internal/lab/monitoring"
+	"github.com/relayshift/relayshift/internal/lab/statemachine"
 	"github.com/relayshift/relayshift/internal/loadgen"
 	"github.com/relayshift/relayshift/internal/rollback"
 )
@@ -209,6 +211,66 @@ func (b *benchLab) deploy(version string, strategy any, postBake *int) (string, 
 	return x.ARN, nil
 }
 
+// maxReruns bounds how many times one deployment is re-run after the lab's
+// proxy broke one of its warm-up streams.
+const maxReruns = 2
+
+// deployOnce deploys version and waits for the end; when the lab's proxy
+// broke a warm-up stream (labFault), it deploys again, at most maxReruns
+// times, and records each re-run in the report.
+func (b *benchLab) deployOnce(ctx context.Context, version string, strategy any, limit time.Duration) (Execution, error) {
+	for attempt := 0; ; attempt++ {
+		arn, err := b.deploy(version, strategy, nil)
+		if err != nil {
+			return Execution{}, err
+		}
+		x, err := b.wait(ctx, arn, limit)
+		if err != nil {
+			return Execution{}, err
+		}
+		cause, fault := b.labFault(arn, x)
+		if !fault || attempt == maxReruns {
+			return x, nil
+		}
+		b.r.rep.Reruns = append(b.r.rep.Reruns, version+": "+cause)
+		b.r.progress("%s: deployed again: the lab's proxy broke a warm-up stream (%s)", version, cause)
+		if err := b.waitAlarmsOK(ctx); err != nil {
+			return Execution{}, err
+		}
+	}
+}
+
+// labFault reports whether an execution failed because the lab's proxy
+// broke a streamed warm-up response right after its headers (see the
+// table's note on row 4), and nothing else failed.
+func (b *benchLab) labFault(arn string, x Execution) (string, bool) {
+	if x.Status != statemachine.StatusFailed {
+		return "", false
+	}
+	d, err := b.l.States.DescribeExecution(arn)
+	if err != nil {
+		return "", false
+	}
+	if proxyBrokeWarmup(d.Cause) {
+		return "WarmupFailed, a stream broken (unexpected EOF)", true
+	}
+	return "", false
+}
+
+// proxyBrokeWarmup reads a failed execution's cause: a warm-up that failed
+// only for connection failures, a stream cut short ("unexpected EOF").
+func proxyBrokeWarmup(cause string) bool {
+	if !strings.Contains(cause, "WarmupFailed") || !strings.Contains(cause, "(unexpected EOF)") {
+		return false
+	}
+	for _, class := range []string{"auth", "429", "4xx", "5xx", "timeout", "bad_schema", "bad_sse"} {
+		if strings.Contains(cause, class+"=") || strings.Contains(cause, class+":") {
+			return false
+		}
+	}
+	return true
+}
+
 // wait waits for an execution to end, at most limit, and reads its
 // history.
 func (b *benchLab) wait(ctx context.Context, arn string, limit time.Duration) (Execution, error) {
@@ -226,6 +288,16 @@ func (b *benchLab) history(arn string) (Execution, error) {
 		return Execution{}, err
 	}
 	return analyse(arn, events, b.waits, b.r.cfg.TimeScale)
+}
+
+// describe says how an execution ended: its status, error and cause, and
+// the states it went through.
+func (b *benchLab) describe(arn string, x Execution) string {
+	d, err := b.l.States.DescribeExecution(arn)
+	if err != nil {
+		return fmt.Sprintf("%s (%v), states %v", x.Status, err, x.Entered)
+	}
+	return fmt.Sprintf("%s, %s: %s; states %v", d.Status, d.Error, d.Cause, x.Entered)
 }
 
 // restored finds the rollback function's delivery that restored traffic

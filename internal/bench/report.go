@@ -39,6 +39,9 @@ type Report struct {
 	// the healthy deployments and of the canary's rolled-back ones.
 	PromotedCost, RolledBackCost Cost
 	Bootstraps                   []Bootstrap
+	// Reruns are the deployments deployed again because the lab's proxy
+	// broke one of their warm-up streams.
+	Reruns []string
 }
 
 // AlarmInfo describes the candidate's 5xx-rate alarm from the template.

@@ -168,8 +168,12 @@ func (rep *Report) notes() []string {
 			dur(rep.Weights.Interval), trimFloat(rep.Rate/2), dur(tokenInterval)),
 	)
 	if b := rep.Weights.Changed.BrokenAfterHeaders + rep.Weights.Control.BrokenAfterHeaders; b > 0 {
-		notes = append(notes, fmt.Sprintf("Row 4 failures: %d streams broke right after their headers (%d while the weights changed, %d in the control). That is the lab's proxy, not the weight changes: Go's HTTP/1 server closes a request body it believes unread once the response starts, and ReverseProxy's transport, still writing that body upstream, drops the connection. Checked apart from this run: about 1 stream in 200 through the lab's proxy breaks so with no weight change at all, none straight to relaysim, none through a ReverseProxy with full duplex enabled.",
-			b, rep.Weights.Changed.BrokenAfterHeaders, rep.Weights.Control.BrokenAfterHeaders))
+		notes = append(notes, fmt.Sprintf("Row 4 failures: %s right after the headers (%d while the weights changed, %d in the control). That is the lab's proxy, not the weight changes: Go's HTTP/1 server closes a request body it believes unread once the response starts, and ReverseProxy's transport, still writing that body upstream, drops the connection. Checked apart from this run: about 1 stream in 200 through the lab's proxy breaks so with no weight change at all, none straight to relaysim, none through a ReverseProxy with full duplex enabled.",
+			plural(b, "stream broke", "streams broke"), rep.Weights.Changed.BrokenAfterHeaders, rep.Weights.Control.BrokenAfterHeaders))
+	}
+	if n := len(rep.Reruns); n > 0 {
+		notes = append(notes, fmt.Sprintf("%s deployed again because the lab's proxy broke a warm-up stream (the cause of row 4's failures), failing the warm-up: %s. A deployment is re-run at most %d times, and only for that.",
+			plural(n, "deployment was", "deployments were"), strings.Join(rep.Reruns, "; "), maxReruns))
 	}
 	notes = append(notes,
 		fmt.Sprintf("Row 5: %d workers, closed loop, %s per trial, one-token chat completions, to the two blue relaysim targets directly, then through the production listener (all on blue), alternating.", rep.Throughput.Workers, dur(rep.Throughput.Duration)),
@@ -278,6 +282,13 @@ func dollars(v float64) string {
 	}
 	digits := max(2, 2-int(math.Floor(math.Log10(v))))
 	return "$" + strconv.FormatFloat(v, 'f', digits, 64)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }
 
 // dur prints a duration with a space before its unit: "2 s", "50 ms".

@@ -71,7 +71,7 @@ func TestRenderShowsEveryFigure(t *testing.T) {
 		"1. Bad release", "relayshift Canary10Percent5Minutes: failed requests", "all-at-once, no metric gate", "ratio all-at-once / relayshift  ",
 		"2. Fault onset → 100% on stable, alarm path", "3. Rollback function: event → weights verified", "4. Weight changes between healthy colours",
 		"5. Throughput", "6. Pipeline overhead", "7. AWS cost per deployment", "Step Functions: 18 state transitions", "CloudWatch GetMetricData: 26 metrics",
-		"8. Bootstraps", "warmup (256 MB)", "rollback (128 MB)", "aws.amazon.com/lambda/pricing", "Row 4 failures: 3 streams",
+		"8. Bootstraps", "warmup (256 MB)", "rollback (128 MB)", "aws.amazon.com/lambda/pricing", "Row 4 failures: 3 streams broke right after the headers",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("the table lacks %q", want)

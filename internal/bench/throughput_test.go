@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -32,9 +33,9 @@ func TestClosedLoopIsBoundedAndLoopbackOnly(t *testing.T) {
 }
 
 func TestClosedLoopStopsAtMaxRequests(t *testing.T) {
-	var served int
+	var served atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		served++
+		served.Add(1)
 		io.WriteString(w, "ok")
 	}))
 	defer srv.Close()
@@ -42,7 +43,7 @@ func TestClosedLoopStopsAtMaxRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Requests != 25 || res.Failures != 0 || served != 25 {
-		t.Errorf("%+v, served %d: want 25 requests, none failed", res, served)
+	if res.Requests != 25 || res.Failures != 0 || served.Load() != 25 {
+		t.Errorf("%+v, served %d: want 25 requests, none failed", res, served.Load())
 	}
 }
