@@ -177,6 +177,9 @@ func (r *runner) prepare(ctx context.Context) error {
 			missing = append(missing, p)
 			continue
 		}
+		if err := checkARM64(p); err != nil {
+			return err
+		}
 		r.rep.Bootstraps = append(r.rep.Bootstraps, Bootstrap{Name: f.Name, Size: fi.Size(), MemoryMB: r.memory[f.Name]})
 	}
 	if len(missing) > 0 {

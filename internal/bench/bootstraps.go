@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"debug/elf"
 	"context"
 	"errors"
 	"fmt"
@@ -244,7 +245,16 @@ func findRIE(flag, root string) (string, error) {
 	return "", errors.New("aws-lambda-rie is not installed: run `make tools`")
 }
 
-// hostBootstrap is where buildHost put functions/<name>.
-func hostBootstrap(dir, name string) string { return filepath.Join(dir, name) }
-
-func environ() []string { return os.Environ() }
+// checkARM64 checks that path is a linux/arm64 executable, as `make build`
+// writes it.
+func checkARM64(path string) error {
+	f, err := elf.Open(path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	defer f.Close()
+	if f.Machine != elf.EM_AARCH64 || f.OSABI != elf.ELFOSABI_NONE && f.OSABI != elf.ELFOSABI_LINUX {
+		return fmt.Errorf("%s is a %s binary, not linux/arm64: run make build", path, f.Machine)
+	}
+	return nil
+}

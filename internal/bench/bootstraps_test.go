@@ -2,6 +2,7 @@ package bench
 
 import (
 	"os"
+	"runtime"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -35,5 +36,20 @@ func TestFunctionEnvReplacesTheCallersAWSSettings(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("environment (-want +got):\n%s", diff)
+	}
+}
+
+func TestCheckARM64RefusesAHostBinary(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runtime.GOARCH != "arm64" {
+		if err := checkARM64(self); err == nil {
+			t.Errorf("%s (%s) passed as linux/arm64", self, runtime.GOARCH)
+		}
+	}
+	if err := checkARM64("testdata/rie-cold-start.log"); err == nil {
+		t.Error("a text file passed as linux/arm64")
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -481,7 +483,7 @@ func (r *runner) bootstraps(ctx context.Context, b *benchLab) error {
 	for _, f := range fns {
 		timeouts[f.Name] = f.Timeout
 	}
-	base := environ()
+	base := os.Environ()
 	for i := range r.rep.Bootstraps {
 		bs := &r.rep.Bootstraps[i]
 		name := ""
@@ -493,7 +495,7 @@ func (r *runner) bootstraps(ctx context.Context, b *benchLab) error {
 		if name == "" {
 			return fmt.Errorf("function %s is not in the lab", bs.Name)
 		}
-		run := rieRun{RIE: r.rie, Bootstrap: hostBootstrap(r.hostDir, bs.Name), Warm: r.cfg.WarmInvokes,
+		run := rieRun{RIE: r.rie, Bootstrap: filepath.Join(r.hostDir, bs.Name), Warm: r.cfg.WarmInvokes,
 			Env: functionEnv(base, b.l.FunctionEnv(name), name, bs.MemoryMB, timeouts[name])}
 		for range r.cfg.ColdStarts {
 			res, err := run.run(ctx)

@@ -158,8 +158,13 @@ func (rep *Report) notes() []string {
 		alarm := medianDuration(alarmPart)
 		atAWS := time.Duration(float64(alarm)/rep.TimeScale) + (lab - alarm)
 		projected := math.Round(canaryMedian(rep.Canary) * float64(atAWS) / float64(lab))
-		notes = append(notes, fmt.Sprintf("Time scale: the alarm path waits for alarm periods, which the lab runs %.0f× faster, while the all-at-once controller's %s is real time in both. At AWS's %d s periods row 2 would be ≈ %s and row 1's canary ≈ %s failed requests at this load, more than the all-at-once flip for a fault this loud (and CloudWatch's metric delay comes on top). Against a loud fault relayshift's defence is the warm-up (row 1, last line); the all-at-once check's weakness is every fault its one 2-second sample does not see.",
-			1/rep.TimeScale, dur(rep.BaselineWait), rep.Alarm.PeriodSeconds, dur(atAWS.Round(time.Second)), count(projected)))
+		than := "more than"
+		if projected < failedMedian(rep.Baseline) {
+			than = "still fewer than"
+		}
+		notes = append(notes, fmt.Sprintf("Time scale: the alarm path waits for alarm periods, which the lab runs %.0f× faster, while the all-at-once controller's %s is real time in both. At AWS's %d s periods row 2 would be ≈ %s and row 1's canary ≈ %s failed requests at this load, %s the all-at-once flip's %s for a fault this loud (and CloudWatch's metric delay comes on top). Against a loud fault relayshift's defence is the warm-up (row 1, last line); the all-at-once check's weakness is every fault its one %s sample does not see.",
+			1/rep.TimeScale, dur(rep.BaselineWait), rep.Alarm.PeriodSeconds, dur(atAWS.Round(time.Second)), count(projected), than,
+			count(failedMedian(rep.Baseline)), dur(rep.BaselineWait)))
 	}
 	notes = append(notes,
 		"Row 2: onset = the start of the first failed production request; alarm = the state-change event's timestamp; restored = the rollback function's answer, sent after it read the restored weights back.",
@@ -180,7 +185,7 @@ func (rep *Report) notes() []string {
 		"Row 6: from ExecutionStarted to the end, minus every Wait state's configured seconds × the time scale (bakes, post-promotion bake, holds); functions in process.",
 		fmt.Sprintf("Row 7: transitions = states entered + retries; Lambda = invocations at $0.20/1M and duration rounded up to 1 ms × the template's MemorySize at arm64 $%s/GB-s (aws.amazon.com/lambda/pricing); Step Functions Standard $0.025/1,000 transitions (aws.amazon.com/step-functions/pricing); GetMetricData $0.01/1,000 metrics (aws.amazon.com/cloudwatch/pricing), %d per Evaluate. Durations are the lab's: its AWS APIs answer on loopback and relaysim answers the warm-up in milliseconds; on AWS both are slower (a 10 s warm-up at 256 MB would add $0.000033). Left out: free tiers, the six alarms (per alarm-month), CloudWatch Logs, X-Ray traces, DescribeAlarms and the other API requests, Secrets Manager, cold-start init, the ALB; EventBridge delivers AWS service events free.",
 			trimFloat(LambdaARMPerGBSecond), rep.MetricsPerEvaluate),
-		"Row 8: size of bin/<name>/bootstrap from `make build`; init = the runtime's own INIT REPORT under aws-lambda-rie (bootstrap started → first event requested), for a host build with the same flags, median of n cold starts; in parentheses the first invocation's latency minus the median of the warm ones after it.",
+		"Row 8: size of bin/<name>/bootstrap from `make build`; init = the runtime's own INIT REPORT under aws-lambda-rie (bootstrap started → first event requested), for a host build with the same flags and the template's environment pointed at the lab (healthcheck and warmup read the API key secret during init), median of n cold starts; in parentheses the first invocation's latency minus the median of the warm ones after it.",
 	)
 	return notes
 }
