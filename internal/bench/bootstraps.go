@@ -2,8 +2,8 @@ package bench
 
 import (
 	"bytes"
-	"debug/elf"
 	"context"
+	"debug/elf"
 	"errors"
 	"fmt"
 	"io"
