@@ -23,10 +23,11 @@ proxy's throughput against relaysim direct, the pipeline's overhead, an
 AWS cost estimate per deployment, and each bootstrap's size and init time
 under aws-lambda-rie.
 
-Run it from the repository root after make build and make tools (make
-bench does all three). It takes about three minutes, builds the functions
-for this machine to time them under aws-lambda-rie, and leaves no process
-behind. Figures are medians over -runs repeated runs; nothing is asserted.
+Run it from the repository root after make build and make tools;
+make bench does all three. It takes about three minutes, builds the
+functions for this machine to time them under aws-lambda-rie, and leaves
+no process behind. Figures are medians over -runs repeated runs; nothing
+is asserted.
 `
 
 // Flags are the command-line flags of `relayshift bench`.
