@@ -370,7 +370,7 @@ func (r *runner) weightChanges(ctx context.Context, b *benchLab) error {
 	w.Changed = tally(outcomes(from, to), w.ByColour)
 	w.Control = tally(outcomes(cfrom, cto), nil)
 	r.rep.Weights = w
-	r.progress("%d weight changes in %s: %d of %d requests failed (%d streams broken after their headers; blue %d, green %d); control, no change for as long: %d of %d failed (%d broken)",
+	r.progress("%d weight changes in %s: %d of %d requests failed (broken after their headers: %d; blue %d, green %d); control, no change for as long: %d of %d failed (broken: %d)",
 		w.Changes, w.Elapsed.Round(time.Millisecond), w.Changed.Failed, w.Changed.Requests, w.Changed.BrokenAfterHeaders,
 		w.ByColour["blue"], w.ByColour["green"], w.Control.Failed, w.Control.Requests, w.Control.BrokenAfterHeaders)
 	return nil
