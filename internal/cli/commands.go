@@ -52,6 +52,7 @@ func commands() []Command {
 		historyCommand(),
 		labCommand(),
 		demoCommand(),
+		benchCommand(),
 	}
 }
 

@@ -1,0 +1,52 @@
+package bench
+
+import (
+	"slices"
+	"time"
+
+	"github.com/relayshift/relayshift/internal/loadgen"
+)
+
+// medianDuration returns the median of ds (the mean of the middle two for
+// an even count), 0 for none.
+func medianDuration(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	if n := len(s); n%2 == 0 {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
+	return s[len(s)/2]
+}
+
+// medianFloat returns the median of vs, 0 for none.
+func medianFloat(vs []float64) float64 {
+	if len(vs) == 0 {
+		return 0
+	}
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	if n := len(s); n%2 == 0 {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
+	return s[len(s)/2]
+}
+
+// medianInt returns the median of vs as a float (an even count can fall
+// between two counts).
+func medianInt(vs []int) float64 {
+	fs := make([]float64, len(vs))
+	for i, v := range vs {
+		fs[i] = float64(v)
+	}
+	return medianFloat(fs)
+}
+
+// percentile returns the nearest-rank p-th percentile of ds.
+func percentile(ds []time.Duration, p float64) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return loadgen.Percentile(s, p)
+}
