@@ -21,6 +21,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/relayshift/relayshift/internal/lab/awsapi"
 )
 
 // Region is the region every emulator test uses.
@@ -84,7 +86,7 @@ func NewRecorder(t testing.TB, target string) *Recorder {
 // parseCall recognises the three protocols the SDK uses: awsQuery (Action
 // form field), awsJson (X-Amz-Target) and rpcv2-CBOR (/service/S/operation/O).
 func parseCall(req *http.Request, body []byte) (Call, bool) {
-	c := Call{Service: signingName(req.Header.Get("Authorization")), Body: body}
+	c := Call{Service: awsapi.SigningName(req.Header.Get("Authorization")), Body: body}
 	switch {
 	case req.Header.Get("X-Amz-Target") != "":
 		_, c.Action, _ = strings.Cut(req.Header.Get("X-Amz-Target"), ".")
@@ -98,20 +100,6 @@ func parseCall(req *http.Request, body []byte) (Call, bool) {
 		c.Params, c.Action = v, v.Get("Action")
 	}
 	return c, c.Action != ""
-}
-
-// signingName extracts the service from a SigV4 Authorization header:
-// "Credential=AKID/20261127/us-east-1/<service>/aws4_request".
-func signingName(auth string) string {
-	_, cred, ok := strings.Cut(auth, "Credential=")
-	if !ok {
-		return ""
-	}
-	parts := strings.Split(strings.SplitN(cred, ",", 2)[0], "/")
-	if len(parts) < 5 {
-		return ""
-	}
-	return parts[3]
 }
 
 // Calls returns the calls recorded so far.

@@ -5,14 +5,11 @@ package stackoutputs
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
-	"github.com/aws/smithy-go"
 
+	"github.com/relayshift/relayshift/internal/awserr"
 	"github.com/relayshift/relayshift/internal/deploy"
 )
 
@@ -59,19 +56,12 @@ func Read(ctx context.Context, api API, name string) (map[string]string, error) 
 }
 
 func classify(op string, err error) error {
-	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	code := ae.ErrorCode()
-	if _, ok := retry.DefaultThrottleErrorCodes[code]; ok {
-		return deploy.Errorf(deploy.Throttled, "%s: %w", op, err)
-	}
-	switch code {
-	case "ValidationError":
-		return deploy.Errorf(deploy.InvalidInput, "%s: %w", op, err)
-	case "AccessDenied", "AccessDeniedException":
-		return deploy.Errorf(deploy.AccessDenied, "%s: %w", op, err)
-	}
-	return fmt.Errorf("%s: %w", op, err)
+	return awserr.Classify(op, err, func(code string) deploy.Code {
+		// NOTE: DescribeStacks answers ValidationError for a stack that
+		// does not exist (CloudFormation API reference).
+		if code == "ValidationError" {
+			return deploy.InvalidInput
+		}
+		return ""
+	})
 }
