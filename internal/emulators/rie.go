@@ -74,17 +74,26 @@ func BuildFunction(t testing.TB, dir, name string) string {
 // Function is a bootstrap binary running under aws-lambda-rie.
 type Function struct {
 	Name string
-	url  string
-	mu   sync.Mutex
-	logs bytes.Buffer
+	// Endpoint is the emulator's base URL, the Lambda invoke endpoint.
+	Endpoint string
+	url      string
+	mu       sync.Mutex
+	logs     bytes.Buffer
 }
 
 // StartFunction runs bootstrap under aws-lambda-rie with env added to the
 // test's environment, for the test's lifetime.
 func StartFunction(t testing.TB, name, bootstrap string, env map[string]string) *Function {
 	t.Helper()
+	return StartFunctionOn(t, FreePort(t), name, bootstrap, env)
+}
+
+// StartFunctionOn is StartFunction with the invoke endpoint on a port chosen
+// by the caller (for a configuration that must name it in advance).
+func StartFunctionOn(t testing.TB, port int, name, bootstrap string, env map[string]string) *Function {
+	t.Helper()
 	rie := Tool(t, "aws-lambda-rie")
-	port, apiPort := FreePort(t), FreePort(t)
+	apiPort := FreePort(t)
 	cmd := exec.Command(rie,
 		"--runtime-interface-emulator-address", "127.0.0.1:"+strconv.Itoa(port),
 		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(apiPort),
@@ -97,7 +106,8 @@ func StartFunction(t testing.TB, name, bootstrap string, env map[string]string) 
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	f := &Function{Name: name, url: fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", port)}
+	f := &Function{Name: name, Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	f.url = f.Endpoint + "/2015-03-31/functions/function/invocations"
 	w := lockedWriter{f}
 	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Start(); err != nil {

@@ -8,11 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -181,40 +177,17 @@ func TestInProcessErrorNames(t *testing.T) {
 // function's InvalidInput error, reported by RIE in the body only, is the
 // task's error name, and a Catch on it is taken.
 func TestRIEInvoker(t *testing.T) {
-	rie := emulators.Tool(t, "aws-lambda-rie")
-	dir := t.TempDir()
-	bootstrap := emulators.BuildFunction(t, dir, "preflight")
-	port, apiPort := emulators.FreePort(t), emulators.FreePort(t)
-	cmd := exec.Command(rie, "--runtime-interface-emulator-address", "127.0.0.1:"+strconv.Itoa(port),
-		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(apiPort), bootstrap)
-	cmd.Env = append(os.Environ(),
-		"AWS_LAMBDA_FUNCTION_NAME=preflight", "AWS_LAMBDA_FUNCTION_TIMEOUT=30",
-		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
-		"AWS_ENDPOINT_URL=http://127.0.0.1:1", // never called: the payload is refused first
-		"RELAYSHIFT_SERVICE=relay",
-		"RELAYSHIFT_LISTENER_ARN=arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/relay/0123456789abcdef/0123456789abcdef",
-		"RELAYSHIFT_BLUE_TARGET_GROUP_ARN=arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/relay-blue/0123456789abcdef",
-		"RELAYSHIFT_GREEN_TARGET_GROUP_ARN=arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/relay-green/0123456789abcdef",
-		"RELAYSHIFT_STATE_MACHINE_ARN=arn:aws:states:us-east-1:123456789012:stateMachine:relayshift-deploy",
-	)
-	logs := &logWriter{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start aws-lambda-rie: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(3 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
+	bootstrap := emulators.BuildFunction(t, t.TempDir(), "preflight")
+	fn := emulators.StartFunction(t, "preflight", bootstrap, map[string]string{
+		"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+		"AWS_ENDPOINT_URL":                  "http://127.0.0.1:1", // never called: the payload is refused first
+		"RELAYSHIFT_SERVICE":                "relay",
+		"RELAYSHIFT_LISTENER_ARN":           "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/relay/0123456789abcdef/0123456789abcdef",
+		"RELAYSHIFT_BLUE_TARGET_GROUP_ARN":  "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/relay-blue/0123456789abcdef",
+		"RELAYSHIFT_GREEN_TARGET_GROUP_ARN": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/relay-green/0123456789abcdef",
+		"RELAYSHIFT_STATE_MACHINE_ARN":      "arn:aws:states:us-east-1:123456789012:stateMachine:relayshift-deploy",
 	})
-	base := "http://127.0.0.1:" + strconv.Itoa(port)
-	waitListening(t, "127.0.0.1:"+strconv.Itoa(port))
+	base := fn.Endpoint
 
 	inv := NewRIEInvoker(map[string]string{"preflight": base}, nil)
 	svc, err := NewService(Options{Invoker: inv, Clock: NewVirtualClock(t0)})
@@ -227,7 +200,7 @@ func TestRIEInvoker(t *testing.T) {
 		"Catch":[{"ErrorEquals":["InvalidInput"],"ResultPath":"$.error","Next":"Refused"}],"End":true`,
 		`"Refused":{"Type":"Pass","End":true}`), `{"version":"v2"}`)
 	if x.Status != StatusSucceeded {
-		t.Fatalf("status %s %s %s\nlogs:\n%s", x.Status, x.Error, x.Cause, logs.String())
+		t.Fatalf("status %s %s %s\nlogs:\n%s", x.Status, x.Error, x.Cause, fn.Logs())
 	}
 	if diff := cmp.Diff([]string{"T", "Refused"}, entered(h)); diff != "" {
 		t.Errorf("states (-want +got):\n%s", diff)
@@ -240,38 +213,5 @@ func TestRIEInvoker(t *testing.T) {
 	}
 	if failed == nil || failed.Error != "InvalidInput" || !strings.Contains(failed.Cause, `"errorType":"InvalidInput"`) || !strings.Contains(failed.Cause, "unknown field") {
 		t.Errorf("TaskFailed %+v", failed)
-	}
-}
-
-type logWriter struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (w *logWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *logWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
-
-func waitListening(t *testing.T, addr string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not listen: %v", addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
