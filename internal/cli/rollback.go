@@ -170,7 +170,7 @@ func (r *rollbacker) rollBack(ctx context.Context, rd deploy.RunningDeployment, 
 	if v.Deployment == "" {
 		v.Deployment = rd.Execution.Name
 	}
-	res, err := deploy.RollBack(ctx, r.log, r.ctl, r.router, rd.Record, true, cause)
+	res, err := deploy.StopAndRestore(ctx, r.log, r.ctl, r.router, rd, cause)
 	v.Result = &res
 	if res.Stopped {
 		r.say("stopped execution %s (RolledBack: %s)", rd.Execution.Name, cause)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,8 +19,6 @@ import (
 var update = flag.Bool("update", false, "rewrite golden files")
 
 var t0 = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
-
-func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func testRecord() deploy.Record {
 	return deploy.Record{
@@ -269,7 +265,7 @@ func TestEvaluateHoldsThenAppliesOnNoData(t *testing.T) {
 		{15*time.Minute + time.Second, "rollback"}, // past it: onNoData
 	} {
 		clk.now = t0.Add(tc.after)
-		v, err := e.Handle(context.Background(), quietLog(), in)
+		v, err := e.Handle(context.Background(), discard, in)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -295,7 +291,7 @@ func TestEvaluateJudgesOnlyTheStepWindow(t *testing.T) {
 	m.Serve(deploy.Blue, t0.Add(time.Minute), 9000, 300*time.Millisecond, 200)
 	m.SetAlarm("other-team-alarm", "ALARM") // not a pipeline alarm
 	e := &deploy.Evaluate{Metrics: m, Policy: deploy.DefaultPolicy(), Now: func() time.Time { return t0.Add(5 * time.Minute) }}
-	v, err := e.Handle(context.Background(), quietLog(), deploy.EvaluateInput{ExecutionARN: rec.ExecutionARN, Deployment: rec, Shift: canaryShift()})
+	v, err := e.Handle(context.Background(), discard, deploy.EvaluateInput{ExecutionARN: rec.ExecutionARN, Deployment: rec, Shift: canaryShift()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,7 +329,7 @@ func TestEvaluateRejectsInvalidInput(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m := deploytest.NewMetrics("relay-")
 			e := &deploy.Evaluate{Metrics: m, Policy: deploy.DefaultPolicy(), Now: func() time.Time { return t0.Add(5 * time.Minute) }}
-			_, err := e.Handle(context.Background(), quietLog(), tc.in)
+			_, err := e.Handle(context.Background(), discard, tc.in)
 			if deploy.CodeOf(err) != deploy.InvalidInput {
 				t.Fatalf("err = %v, want InvalidInput", err)
 			}
@@ -349,7 +345,7 @@ func TestEvaluatePassesMetricsErrors(t *testing.T) {
 	m.Err = deploy.Errorf(deploy.Throttled, "GetMetricData: rate exceeded")
 	rec := testRecord()
 	e := &deploy.Evaluate{Metrics: m, Policy: deploy.DefaultPolicy(), Now: func() time.Time { return t0.Add(5 * time.Minute) }}
-	_, err := e.Handle(context.Background(), quietLog(), deploy.EvaluateInput{ExecutionARN: rec.ExecutionARN, Deployment: rec, Shift: canaryShift()})
+	_, err := e.Handle(context.Background(), discard, deploy.EvaluateInput{ExecutionARN: rec.ExecutionARN, Deployment: rec, Shift: canaryShift()})
 	if deploy.CodeOf(err) != deploy.Throttled {
 		t.Fatalf("err = %v, want Throttled", err)
 	}

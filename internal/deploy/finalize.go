@@ -55,7 +55,7 @@ func (f *Finalize) Handle(ctx context.Context, log *slog.Logger, in FinalizeInpu
 		set := map[string]string{TagStable: string(rec.Candidate), TagVersion: rec.Version}
 		// The tags only mirror the record: failing to write them must not
 		// roll back a promoted release.
-		if err := f.Router.Tag(ctx, set, []string{TagDeployment, TagExecution, TagBefore, TagStableHealthy}); err != nil {
+		if err := f.Router.Tag(ctx, set, deploymentTags()); err != nil {
 			log.Warn("could not record the new stable colour in the listener tags", "error", err)
 		}
 	}

@@ -31,7 +31,7 @@ func newWorld(w deploy.Weights) *world {
 
 func (w *world) preflight() *deploy.Preflight {
 	def, _ := deploy.ParseStrategy(deploy.Canary10Percent5Minutes)
-	return &deploy.Preflight{Router: w.router, Executions: w.execs, Service: "relay", DefaultStrategy: def, Now: fixedClock()}
+	return &deploy.Preflight{Router: w.router, Executions: w.execs, Targets: w.router, Service: "relay", DefaultStrategy: def, Now: fixedClock()}
 }
 
 func (w *world) shift() *deploy.Shift {
@@ -75,7 +75,7 @@ func TestPreflightPicksColoursAndRecords(t *testing.T) {
 				ID: "relay-v2-abc1234", ExecutionARN: deploytest.ExecutionARN("relay-v2-abc1234"),
 				Version: "v2", Commit: "abc1234", Stable: tc.stable, Candidate: tc.candidate, Before: tc.weights,
 				Plan:      deploy.Plan{Strategy: deploy.Custom, Steps: []deploy.Step{{10, 60}, {50, 60}, {100, 300}}},
-				StartedAt: t0.Add(time.Minute),
+				StartedAt: t0.Add(time.Minute), StableHealthy: 1,
 			}
 			if diff := cmp.Diff(want, rec); diff != "" {
 				t.Fatalf("record (-want +got):\n%s", diff)

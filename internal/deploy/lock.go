@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -38,25 +39,36 @@ func describeRunning(ctx context.Context, execs Executions, arn string) (Executi
 // see each other in Preflight. By the first Shift (after release, health
 // check and warm-up) both are listed, and the later one gives way.
 func checkLock(ctx context.Context, execs Executions, self Execution) error {
-	sm, err := StateMachineOf(self.ARN)
+	h, err := lockHolder(ctx, execs, self.ARN, func() (Execution, error) { return self, nil })
 	if err != nil {
 		return err
 	}
-	running, err := execs.Running(ctx, sm)
-	if err != nil {
-		return err
-	}
-	found := false
-	for _, e := range running {
-		found = found || e.ARN == self.ARN
-	}
-	if !found {
-		running = append(running, self)
-	}
-	h, _ := Holder(running)
 	if h.ARN != self.ARN {
 		return Errorf(DeploymentInProgress, "execution %s, started %s, holds the listener; one deployment at a time",
 			h.Name, h.Started.UTC().Format(time.RFC3339))
 	}
 	return nil
+}
+
+// lockHolder returns the execution holding the listener among the running
+// executions of arn's state machine, counting arn itself (as self returns
+// it) even when ListExecutions, eventually consistent, does not list it yet.
+func lockHolder(ctx context.Context, execs Executions, arn string, self func() (Execution, error)) (Execution, error) {
+	sm, err := StateMachineOf(arn)
+	if err != nil {
+		return Execution{}, err
+	}
+	running, err := execs.Running(ctx, sm)
+	if err != nil {
+		return Execution{}, err
+	}
+	if !slices.ContainsFunc(running, func(e Execution) bool { return e.ARN == arn }) {
+		x, err := self()
+		if err != nil {
+			return Execution{}, err
+		}
+		running = append(running, x)
+	}
+	h, _ := Holder(running)
+	return h, nil
 }

@@ -119,9 +119,8 @@ func (p *Preflight) resume(ctx context.Context, rec *Record, cur Weights) error 
 			"listener is split (%s) by deployment %q, which is not running; roll it back first (relayshift rollback --to blue|green)",
 			cur, owner)
 	}
-	stable := Colour(tags[TagStable])
-	before, err := ParseWeights(tags[TagBefore])
-	if sole, ok := before.Sole(); err != nil || !ok || sole != stable {
+	stable, before, ok := stableFromTags(tags)
+	if !ok {
 		return Errorf(ListenerMisconfigured, "listener is split (%s) by this deployment but its tags %s=%q %s=%q cannot be resumed from",
 			cur, TagStable, tags[TagStable], TagBefore, tags[TagBefore])
 	}

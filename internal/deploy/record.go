@@ -61,6 +61,22 @@ const (
 	TagStableHealthy = "relayshift:stable-healthy"
 )
 
+// deploymentTags are the tags that mirror one deployment: cleared when it
+// is restored or finalized.
+func deploymentTags() []string {
+	return []string{TagDeployment, TagExecution, TagBefore, TagStableHealthy}
+}
+
+// stableFromTags reads the stable colour and the weights before the
+// deployment from the tags Preflight wrote; false unless they describe all
+// traffic on that colour.
+func stableFromTags(tags map[string]string) (Colour, Weights, bool) {
+	stable := Colour(tags[TagStable])
+	before, err := ParseWeights(tags[TagBefore])
+	sole, ok := before.Sole()
+	return stable, before, err == nil && ok && sole == stable
+}
+
 var executionARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[^:]{1,80}:[^:]{1,80}$`)
 
 // ValidateExecutionARN checks that arn names a Standard workflow execution.

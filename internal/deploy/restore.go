@@ -31,7 +31,7 @@ func Restore(ctx context.Context, log *slog.Logger, r Router, rec Record) (Resto
 	res := Restored{From: from, To: rec.Before, Changed: !from.Same(rec.Before)}
 	log.Info("restored", "deployment", rec.ID, "from", from.String(), "to", rec.Before.String(),
 		"changed", res.Changed, "elapsed_ms", time.Since(start).Milliseconds())
-	if err := r.Tag(ctx, nil, []string{TagDeployment, TagExecution, TagBefore, TagStableHealthy}); err != nil {
+	if err := r.Tag(ctx, nil, deploymentTags()); err != nil {
 		log.Warn("could not clear deployment tags", "error", err)
 	}
 	return res, nil

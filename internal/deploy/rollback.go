@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strconv"
 )
 
@@ -120,9 +119,8 @@ func recordFromTags(tags map[string]string, h Execution) (Record, error) {
 	if tags[TagExecution] != h.ARN {
 		return Record{}, fmt.Errorf("execution %s: %w, and the listener tags name execution %q", h.Name, ErrNoRecord, tags[TagExecution])
 	}
-	stable := Colour(tags[TagStable])
-	before, err := ParseWeights(tags[TagBefore])
-	if sole, ok := before.Sole(); err != nil || !ok || sole != stable {
+	stable, before, ok := stableFromTags(tags)
+	if !ok {
 		return Record{}, fmt.Errorf("execution %s: %w, and the listener tags %s=%q %s=%q are not a stable split",
 			h.Name, ErrNoRecord, TagStable, tags[TagStable], TagBefore, tags[TagBefore])
 	}
@@ -131,7 +129,7 @@ func recordFromTags(tags map[string]string, h Execution) (Record, error) {
 		Before: before, StableHealthy: max(healthy, 0)}, nil
 }
 
-// RolledBackResult reports what RollBack did.
+// RolledBackResult reports what StopAndRestore or RestoreIfHolder did.
 type RolledBackResult struct {
 	Restored Restored `json:"restored"`
 	// Stopped is true when RollBack stopped the execution itself.
@@ -140,83 +138,57 @@ type RolledBackResult struct {
 	Skipped string `json:"skipped"`
 }
 
-// RollBack puts the listener back on the deployment's stable colour.
-//
-// With stop (the alarm path and the CLI) it first stops the execution if it
-// is still RUNNING, so that no further Shift starts; a Shift already running
-// restores by itself when it finds its execution stopped (Shift.Handle).
-// Then it restores, so the last write is a restore whatever the interleaving.
-//
-// Without stop (the state machine's own Rollback state, whose execution is
-// running it), it restores only if this execution holds the listener: an
-// execution that lost the lock never moved traffic and must not undo the
-// holder's.
-func RollBack(ctx context.Context, log *slog.Logger, execs Executions, r Router, rec Record, stop bool, cause string) (RolledBackResult, error) {
-	var res RolledBackResult
-	if stop {
-		stopped, err := stopIfRunning(ctx, log, execs, rec, cause)
-		if err != nil {
-			return res, err
-		}
-		res.Stopped = stopped
-	} else {
-		holder, err := lockHolder(ctx, execs, rec.ExecutionARN)
-		if err != nil {
-			return res, err
-		}
-		if holder.ARN != rec.ExecutionARN {
-			res.Skipped = fmt.Sprintf("execution %s holds the listener; this execution never moved traffic", holder.Name)
-			log.Info("rollback leaves traffic alone", "deployment", rec.ID, "reason", res.Skipped)
-			return res, nil
-		}
+// StopAndRestore is the rollback of a deployment from outside its
+// execution (the alarm path and the CLI): it stops the execution if it is
+// still RUNNING, so that no further Shift starts — a Shift already running
+// restores by itself when it finds its execution stopped (Shift.Handle) —
+// and then restores, so the last write is a restore whatever the
+// interleaving. d's status is the one FindRunning or FindUnrestored just
+// read: no second DescribeExecution on the way to the stop.
+func StopAndRestore(ctx context.Context, log *slog.Logger, execs Executions, r Router, d RunningDeployment, cause string) (RolledBackResult, error) {
+	stopped, err := StopIfRunning(ctx, log, execs, d.Execution, cause)
+	if err != nil {
+		return RolledBackResult{}, err
 	}
-	restored, err := Restore(ctx, log, r, rec)
-	res.Restored = restored
+	restored, err := Restore(ctx, log, r, d.Record)
+	return RolledBackResult{Restored: restored, Stopped: stopped}, err
+}
+
+// RestoreIfHolder is the rollback of the state machine's own Rollback
+// state, whose execution is running it: it restores only if this execution
+// holds the listener. An execution that lost the lock never moved traffic
+// and must not undo the holder's.
+func RestoreIfHolder(ctx context.Context, log *slog.Logger, execs Executions, r Router, rec Record) (RolledBackResult, error) {
+	var res RolledBackResult
+	holder, err := lockHolder(ctx, execs, rec.ExecutionARN, func() (Execution, error) { return execs.Describe(ctx, rec.ExecutionARN) })
+	if err != nil {
+		return res, err
+	}
+	if holder.ARN != rec.ExecutionARN {
+		res.Skipped = fmt.Sprintf("execution %s holds the listener; this execution never moved traffic", holder.Name)
+		log.Info("rollback leaves traffic alone", "deployment", rec.ID, "reason", res.Skipped)
+		return res, nil
+	}
+	res.Restored, err = Restore(ctx, log, r, rec)
 	return res, err
 }
 
-// stopIfRunning stops the record's execution if it is RUNNING. A Stop that
-// fails because the execution ended meanwhile (a duplicate alarm's
-// invocation stopped it first) is not an error.
-func stopIfRunning(ctx context.Context, log *slog.Logger, execs Executions, rec Record, cause string) (bool, error) {
-	x, err := execs.Describe(ctx, rec.ExecutionARN)
-	if err != nil {
-		return false, err
-	}
+// StopIfRunning stops x, with error RolledBack and cause, if its status
+// says it is RUNNING. A Stop that fails because the execution ended
+// meanwhile (a duplicate alarm's invocation stopped it first) is not an
+// error. It reports whether it stopped the execution.
+func StopIfRunning(ctx context.Context, log *slog.Logger, execs Executions, x Execution, cause string) (bool, error) {
 	if x.Status != Running {
 		return false, nil
 	}
-	if err := execs.Stop(ctx, rec.ExecutionARN, string(RolledBack), cause); err != nil {
-		again, derr := execs.Describe(ctx, rec.ExecutionARN)
+	if err := execs.Stop(ctx, x.ARN, string(RolledBack), cause); err != nil {
+		again, derr := execs.Describe(ctx, x.ARN)
 		if derr != nil || again.Status == Running {
 			return false, err
 		}
-		log.Info("execution ended while being stopped", "deployment", rec.ID, "execution", x.Name, "status", again.Status)
+		log.Info("execution ended while being stopped", "execution", x.Name, "status", again.Status)
 		return false, nil
 	}
-	log.Info("stopped execution", "deployment", rec.ID, "execution", x.Name, "cause", cause)
+	log.Info("stopped execution", "execution", x.Name, "cause", cause)
 	return true, nil
-}
-
-// lockHolder returns the execution holding the listener among the running
-// executions of arn's state machine, counting arn itself even when
-// ListExecutions (eventually consistent) does not list it yet.
-func lockHolder(ctx context.Context, execs Executions, arn string) (Execution, error) {
-	sm, err := StateMachineOf(arn)
-	if err != nil {
-		return Execution{}, err
-	}
-	running, err := execs.Running(ctx, sm)
-	if err != nil {
-		return Execution{}, err
-	}
-	if !slices.ContainsFunc(running, func(e Execution) bool { return e.ARN == arn }) {
-		self, err := execs.Describe(ctx, arn)
-		if err != nil {
-			return Execution{}, err
-		}
-		running = append(running, self)
-	}
-	h, _ := Holder(running)
-	return h, nil
 }

@@ -191,8 +191,15 @@ func testRollbackDocumentedSamples(t *testing.T, backend string) {
 			if st := s.status(t, arn); st != "ABORTED" {
 				t.Fatalf("ALARM: execution %s, want stopped (ABORTED)", st)
 			}
-			if !slices.Contains(s.aws.Actions(), "StopExecution") {
-				t.Fatalf("ALARM: no StopExecution in %v", s.aws.Actions())
+			calls := s.aws.Actions()
+			stop := slices.Index(calls, "StopExecution")
+			if stop < 0 {
+				t.Fatalf("ALARM: no StopExecution in %v", calls)
+			}
+			// The execution's status comes with the running list: nothing
+			// is described again on the way to the stop.
+			if slices.Contains(calls[:stop], "DescribeExecution") {
+				t.Fatalf("ALARM: a DescribeExecution before the stop: %v", calls)
 			}
 
 			// The same event again (at-least-once delivery): no write.

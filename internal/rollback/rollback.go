@@ -206,7 +206,7 @@ func (h *Handler) alarm(ctx context.Context, log *slog.Logger, start time.Time, 
 		// The holder has not passed Preflight: it moved no traffic. Stop
 		// it so it does not start moving traffic while a pipeline alarm
 		// is in ALARM.
-		stopped, serr := h.stop(ctx, log, d.Execution, why)
+		stopped, serr := deploy.StopIfRunning(ctx, log, h.Executions, d.Execution, "relayshift stopped the deployment: "+why)
 		if serr != nil {
 			return Output{}, serr
 		}
@@ -224,27 +224,12 @@ func (h *Handler) alarm(ctx context.Context, log *slog.Logger, start time.Time, 
 		return out, nil
 	}
 	cause := fmt.Sprintf("relayshift rolled back deployment %s: %s", d.Record.ID, why)
-	res, err := deploy.RollBack(ctx, log, h.Executions, h.Router, d.Record, true, cause)
+	res, err := deploy.StopAndRestore(ctx, log, h.Executions, h.Router, d, cause)
 	if err != nil {
 		return Output{}, err
 	}
 	out.RecordSource = d.Source
 	return h.restored(ctx, log, start, out, d.Record, res, why), nil
-}
-
-// stop stops x if it is still running.
-func (h *Handler) stop(ctx context.Context, log *slog.Logger, x deploy.Execution, why string) (bool, error) {
-	if x.Status != deploy.Running {
-		return false, nil
-	}
-	if err := h.Executions.Stop(ctx, x.ARN, string(deploy.RolledBack), "relayshift stopped the deployment: "+why); err != nil {
-		if again, derr := h.Executions.Describe(ctx, x.ARN); derr == nil && again.Status != deploy.Running {
-			return false, nil
-		}
-		return false, err
-	}
-	log.Info("stopped execution", "execution", x.Name)
-	return true, nil
 }
 
 // pipeline handles the state machine's Catch payload.
@@ -270,7 +255,7 @@ func (h *Handler) pipeline(ctx context.Context, log *slog.Logger, start time.Tim
 	if c := strings.TrimSpace(cause); c != "" {
 		why += " (" + clip(c, 300) + ")"
 	}
-	res, err := deploy.RollBack(ctx, log, h.Executions, h.Router, rec, false, "")
+	res, err := deploy.RestoreIfHolder(ctx, log, h.Executions, h.Router, rec)
 	if err != nil {
 		return Output{}, err
 	}
