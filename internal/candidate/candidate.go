@@ -20,16 +20,6 @@ type Input struct {
 	Deployment   deploy.Record `json:"deployment"`
 }
 
-func (in Input) validate() error {
-	if err := in.Deployment.Validate(); err != nil {
-		return err
-	}
-	if in.ExecutionARN != in.Deployment.ExecutionARN {
-		return deploy.Errorf(deploy.InvalidInput, "executionArn %q does not match the deployment record's %q", in.ExecutionARN, in.Deployment.ExecutionARN)
-	}
-	return nil
-}
-
 // HealthOutput is written under $.health. Every field is always present.
 type HealthOutput struct {
 	Colour            deploy.Colour `json:"colour"`
@@ -66,7 +56,7 @@ type HealthCheck struct {
 // answering 502/503/504 or not at all), CandidateUnhealthy, and those of
 // Targets.Health.
 func (h *HealthCheck) Handle(ctx context.Context, log *slog.Logger, in Input) (HealthOutput, error) {
-	if err := in.validate(); err != nil {
+	if err := in.Deployment.ValidateFor(in.ExecutionARN); err != nil {
 		return HealthOutput{}, err
 	}
 	rec := in.Deployment
@@ -186,7 +176,7 @@ func (w *WarmUp) Margin() time.Duration {
 // Handle runs the warm-up. Errors: InvalidInput, WarmupFailed (naming each
 // failing model and its class), InvalidConfig.
 func (w *WarmUp) Handle(ctx context.Context, log *slog.Logger, in Input) (WarmupOutput, error) {
-	if err := in.validate(); err != nil {
+	if err := in.Deployment.ValidateFor(in.ExecutionARN); err != nil {
 		return WarmupOutput{}, err
 	}
 	rec := in.Deployment

@@ -205,11 +205,8 @@ type Evaluate struct {
 // Metrics.
 func (e *Evaluate) Handle(ctx context.Context, log *slog.Logger, in EvaluateInput) (Verdict, error) {
 	rec, sh := in.Deployment, in.Shift
-	if err := rec.Validate(); err != nil {
+	if err := rec.ValidateFor(in.ExecutionARN); err != nil {
 		return Verdict{}, err
-	}
-	if in.ExecutionARN != rec.ExecutionARN {
-		return Verdict{}, Errorf(InvalidInput, "executionArn %q does not match the deployment record's %q", in.ExecutionARN, rec.ExecutionARN)
 	}
 	if sh.Step < 0 || sh.Step >= len(rec.Plan.Steps) {
 		return Verdict{}, Errorf(InvalidInput, "shift step %d outside the plan's %d steps", sh.Step, len(rec.Plan.Steps))

@@ -38,11 +38,8 @@ type Finalize struct {
 // candidate does not carry 100%), and those of Router.Weights.
 func (f *Finalize) Handle(ctx context.Context, log *slog.Logger, in FinalizeInput) (Summary, error) {
 	rec := in.Deployment
-	if err := rec.Validate(); err != nil {
+	if err := rec.ValidateFor(in.ExecutionARN); err != nil {
 		return Summary{}, err
-	}
-	if in.ExecutionARN != rec.ExecutionARN {
-		return Summary{}, Errorf(InvalidInput, "executionArn %q does not match the deployment record's %q", in.ExecutionARN, rec.ExecutionARN)
 	}
 	cur, err := f.Router.Weights(ctx)
 	if err != nil {

@@ -29,6 +29,19 @@ type Record struct {
 	StartedAt     time.Time `json:"startedAt"`
 }
 
+// ValidateFor checks a Record a task received together with its
+// execution's ARN ($$.Execution.Id): the record must be valid and belong to
+// that execution.
+func (r Record) ValidateFor(executionARN string) error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	if executionARN != r.ExecutionARN {
+		return Errorf(InvalidInput, "executionArn %q does not match the deployment record's %q", executionARN, r.ExecutionARN)
+	}
+	return nil
+}
+
 // Validate checks a Record received from the state machine.
 func (r Record) Validate() error {
 	switch {

@@ -54,11 +54,8 @@ type Shift struct {
 // CandidateUnhealthy, WeightNotApplied, and those of the ports.
 func (s *Shift) Handle(ctx context.Context, log *slog.Logger, in ShiftInput) (ShiftOutput, error) {
 	rec := in.Deployment
-	if err := rec.Validate(); err != nil {
+	if err := rec.ValidateFor(in.ExecutionARN); err != nil {
 		return ShiftOutput{}, err
-	}
-	if in.ExecutionARN != rec.ExecutionARN {
-		return ShiftOutput{}, Errorf(InvalidInput, "executionArn %q does not match the deployment record's %q", in.ExecutionARN, rec.ExecutionARN)
 	}
 	if in.Step < 0 || in.Step >= len(rec.Plan.Steps) {
 		return ShiftOutput{}, Errorf(InvalidInput, "step %d outside the plan's %d steps", in.Step, len(rec.Plan.Steps))

@@ -92,11 +92,8 @@ type Release struct {
 // RequestRejected, Throttled, AccessDenied.
 func (r *Release) Handle(ctx context.Context, log *slog.Logger, in Input) (Output, error) {
 	rec := in.Deployment
-	if err := rec.Validate(); err != nil {
+	if err := rec.ValidateFor(in.ExecutionARN); err != nil {
 		return Output{}, err
-	}
-	if in.ExecutionARN != rec.ExecutionARN {
-		return Output{}, deploy.Errorf(deploy.InvalidInput, "executionArn %q does not match the deployment record's %q", in.ExecutionARN, rec.ExecutionARN)
 	}
 	log = log.With("deployment", rec.ID, "action", in.Action, "mode", r.Mode)
 	switch {

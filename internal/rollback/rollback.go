@@ -239,11 +239,8 @@ func (h *Handler) pipeline(ctx context.Context, log *slog.Logger, start time.Tim
 		return Output{}, deploy.Errorf(deploy.InvalidInput, "rollback pipeline payload: %w", err)
 	}
 	rec := in.Deployment
-	if err := rec.Validate(); err != nil {
+	if err := rec.ValidateFor(in.ExecutionARN); err != nil {
 		return Output{}, err
-	}
-	if in.ExecutionARN != rec.ExecutionARN {
-		return Output{}, deploy.Errorf(deploy.InvalidInput, "executionArn %q does not match the deployment record's %q", in.ExecutionARN, rec.ExecutionARN)
 	}
 	if in.Error.Error == "" {
 		return Output{}, deploy.Errorf(deploy.InvalidInput, `rollback pipeline payload: "error" must carry the caught Error`)
