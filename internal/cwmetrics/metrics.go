@@ -52,14 +52,11 @@ type Source struct {
 	// and "p99" by default. Emulators without percentiles (moto) set
 	// "Average".
 	P50Stat, P99Stat string
-	// UnhealthyStat is the UnHealthyHostCount statistic, "Maximum" by
-	// default: any unhealthy candidate host in the window counts.
-	UnhealthyStat string
 }
 
 // New returns a Source reading t through api.
 func New(api API, t Target) *Source {
-	return &Source{api: api, t: t, P50Stat: "p50", P99Stat: "p99", UnhealthyStat: "Maximum"}
+	return &Source{api: api, t: t, P50Stat: "p50", P99Stat: "p99"}
 }
 
 // The metrics read per target group, by query id prefix.
@@ -74,7 +71,8 @@ func (s *Source) perColour() []query {
 		{"conn", "TargetConnectionErrorCount", "Sum"},
 		{"p50", "TargetResponseTime", s.P50Stat},
 		{"p99", "TargetResponseTime", s.P99Stat},
-		{"unh", "UnHealthyHostCount", s.UnhealthyStat},
+		// Maximum: any unhealthy candidate host in the window counts.
+		{"unh", "UnHealthyHostCount", "Maximum"},
 	}
 }
 
@@ -268,8 +266,6 @@ func (s *Source) Alarms(ctx context.Context) ([]string, error) {
 func classify(op string, err error) error {
 	return awserr.Classify(op, err, func(code string) deploy.Code {
 		switch code {
-		case "LimitExceeded", "LimitExceededException":
-			return deploy.Throttled
 		case "InvalidParameterValue", "InvalidParameterValueException", "InvalidParameterCombination",
 			"InvalidParameterCombinationException", "MissingParameter", "MissingRequiredParameterException",
 			"InvalidNextToken", "ValidationError", "ValidationException":

@@ -287,7 +287,6 @@ func TestErrorsAreClassified(t *testing.T) {
 		want   deploy.Code
 	}{
 		{400, "Throttling", deploy.Throttled},
-		{400, "LimitExceeded", deploy.Throttled},
 		{403, "AccessDenied", deploy.AccessDenied},
 		{400, "InvalidParameterValue", deploy.RequestRejected},
 		{500, "InternalServiceError", deploy.InternalError},

@@ -18,10 +18,6 @@ import (
 	"time"
 )
 
-// RIEVersion is the pinned aws-lambda-runtime-interface-emulator the
-// Makefile installs.
-const RIEVersion = "v0.0.0-20261030222936-bef5c4ba774d"
-
 // ModuleRoot returns the directory holding go.mod.
 func ModuleRoot(t testing.TB) string {
 	t.Helper()

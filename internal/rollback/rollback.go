@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/relayshift/relayshift/internal/alarmevent"
 	"github.com/relayshift/relayshift/internal/deploy"
@@ -324,7 +325,6 @@ func (h *Handler) restored(ctx context.Context, log *slog.Logger, start time.Tim
 func causeMessage(cause string) string {
 	var doc struct {
 		ErrorMessage *string `json:"errorMessage"`
-		ErrorType    string  `json:"errorType"`
 	}
 	if json.Unmarshal([]byte(strings.TrimSpace(cause)), &doc) == nil && doc.ErrorMessage != nil {
 		return *doc.ErrorMessage
@@ -338,10 +338,8 @@ func clip(s string, n int) string {
 		return s
 	}
 	cut := n
-	for cut > 0 && !isRuneStart(s[cut]) {
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
 	return s[:cut] + "..."
 }
-
-func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }

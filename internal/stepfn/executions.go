@@ -2,6 +2,7 @@ package stepfn
 
 import (
 	"context"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -78,9 +79,14 @@ func (e *Executions) Stop(ctx context.Context, arn, errorName, cause string) err
 	return classify("stop execution "+arn, err)
 }
 
+// truncate cuts s to at most n bytes on a rune boundary, so the API gets
+// valid UTF-8.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }

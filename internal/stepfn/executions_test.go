@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -123,6 +124,13 @@ func TestStopTruncates(t *testing.T) {
 	req := f.requests[0]
 	if req["error"] != "RolledBack" || len(req["cause"].(string)) != 32768 {
 		t.Fatalf("request error %v, cause length %d", req["error"], len(req["cause"].(string)))
+	}
+	// A cut through a multi-byte character would send invalid UTF-8.
+	if err := e.Stop(context.Background(), exec, "RolledBack", "x"+strings.Repeat("é", 20000)); err != nil {
+		t.Fatal(err)
+	}
+	if c := f.requests[1]["cause"].(string); len(c) != 32767 || !utf8.ValidString(c) {
+		t.Fatalf("multi-byte cause cut to %d bytes, valid UTF-8 %v", len(c), utf8.ValidString(c))
 	}
 }
 

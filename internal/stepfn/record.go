@@ -21,12 +21,15 @@ func HistoryActions() []string {
 // carries a valid one under "preflight" (what the Preflight state writes),
 // whatever the state is called. It returns deploy.ErrNoRecord when there is
 // none.
+// Preflight is the first state, so its output is among the first events:
+// small pages (25; the paginator goes on if needed) keep each read small,
+// since every event carries the whole state document.
 // NOTE: with includeExecutionData (the default), state outputs are in the
 // StateExited events; an output over 256 KiB would be truncated, which a
 // record (about 1 KiB) never is.
 func (e *Executions) Record(ctx context.Context, arn string) (deploy.Record, error) {
 	p := sfn.NewGetExecutionHistoryPaginator(e.api, &sfn.GetExecutionHistoryInput{
-		ExecutionArn: aws.String(arn), IncludeExecutionData: aws.Bool(true), MaxResults: 1000,
+		ExecutionArn: aws.String(arn), IncludeExecutionData: aws.Bool(true), MaxResults: 25,
 	})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)

@@ -20,7 +20,6 @@ type Metrics struct {
 	mu        sync.Mutex
 	prefix    string
 	requests  []served
-	elb5xx    []time.Time
 	unhealthy []hosts
 	alarms    map[string]string
 	windows   int
@@ -65,16 +64,6 @@ func (m *Metrics) ConnectionErrors(c deploy.Colour, at time.Time, n int) {
 	defer m.mu.Unlock()
 	for range n {
 		m.requests = append(m.requests, served{c: c, at: at, connErr: true})
-	}
-}
-
-// LoadBalancer5xx records n 5xx responses the load balancer itself
-// generated at time at.
-func (m *Metrics) LoadBalancer5xx(at time.Time, n int) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for range n {
-		m.elb5xx = append(m.elb5xx, at)
 	}
 }
 
@@ -141,11 +130,6 @@ func (m *Metrics) Window(_ context.Context, from, to time.Time) (deploy.Window, 
 			w.Green = s
 		} else {
 			w.Blue = s
-		}
-	}
-	for _, t := range m.elb5xx {
-		if in(t) {
-			w.ELB5xx++
 		}
 	}
 	return w, nil
