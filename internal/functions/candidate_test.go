@@ -155,7 +155,7 @@ func TestBuildersRequireTheirVariables(t *testing.T) {
 }
 
 // secretsManager answers GetSecretValue with the relay key as JSON.
-func secretsManager(t *testing.T, calls *int) string {
+func secretsManager(t testing.TB, calls *int) string {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		*calls++

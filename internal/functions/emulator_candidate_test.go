@@ -31,7 +31,7 @@ var (
 
 // candidateFunctions builds the release, healthcheck and warmup bootstraps
 // once per test binary.
-func candidateFunctions(t *testing.T) map[string]string {
+func candidateFunctions(t testing.TB) map[string]string {
 	t.Helper()
 	candidateOnce.Do(func() {
 		candidateBins = map[string]string{}
@@ -64,7 +64,7 @@ func payloadOf(rec deploy.Record, extra map[string]any) map[string]any {
 }
 
 // startRelay runs a relaysim on loopback for the test.
-func startRelay(t *testing.T, cfg relaysim.Config) *relaysim.Server {
+func startRelay(t testing.TB, cfg relaysim.Config) *relaysim.Server {
 	t.Helper()
 	s, err := relaysim.Start("127.0.0.1:0", cfg)
 	if err != nil {
@@ -75,7 +75,7 @@ func startRelay(t *testing.T, cfg relaysim.Config) *relaysim.Server {
 }
 
 // createSecret stores the relay key in moto as {"apiKey": key}.
-func createSecret(t *testing.T, m *emulators.Moto, key string) string {
+func createSecret(t testing.TB, m *emulators.Moto, key string) string {
 	t.Helper()
 	out, err := secretsmanager.NewFromConfig(emulators.AWSConfig(m.Direct)).CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
 		Name: aws.String("relay/api-key"), SecretString: aws.String(`{"apiKey":"` + key + `"}`),
@@ -86,7 +86,7 @@ func createSecret(t *testing.T, m *emulators.Moto, key string) string {
 	return aws.ToString(out.ARN)
 }
 
-func noKeyInLogs(t *testing.T, f *emulators.Function, key string) {
+func noKeyInLogs(t testing.TB, f *emulators.Function, key string) {
 	t.Helper()
 	if logs := f.Logs(); strings.Contains(logs, key) {
 		t.Fatalf("%s logs carry the API key:\n%s", f.Name, logs)
@@ -97,7 +97,7 @@ func noKeyInLogs(t *testing.T, f *emulators.Function, key string) {
 
 // ecsCluster creates, in moto, a cluster with blue and green services
 // running relay:1 (a relay container and a sidecar).
-func ecsCluster(t *testing.T, m *emulators.Moto) *ecs.Client {
+func ecsCluster(t testing.TB, m *emulators.Moto) *ecs.Client {
 	t.Helper()
 	ctx := context.Background()
 	c := ecs.NewFromConfig(emulators.AWSConfig(m.Direct))

@@ -53,7 +53,7 @@ func TestMain(m *testing.M) {
 }
 
 // builtFunctions builds each bootstrap once per test binary.
-func builtFunctions(t *testing.T) map[string]string {
+func builtFunctions(t testing.TB) map[string]string {
 	t.Helper()
 	bootstrapsOnce.Do(func() {
 		bootstraps = map[string]string{}
@@ -79,7 +79,7 @@ func forEachBackend(t *testing.T, test func(t *testing.T, backend string)) {
 // startBackend starts a backend holding an ALB: in moto, the one
 // emulators.CreateALB builds; in the lab, its own load balancer shaped the
 // same (labtest.Start).
-func startBackend(t *testing.T, backend string) (*emulators.Moto, emulators.ALB) {
+func startBackend(t testing.TB, backend string) (*emulators.Moto, emulators.ALB) {
 	t.Helper()
 	switch backend {
 	case "moto":
@@ -93,7 +93,7 @@ func startBackend(t *testing.T, backend string) (*emulators.Moto, emulators.ALB)
 	return nil, emulators.ALB{}
 }
 
-func startTrafficCore(t *testing.T, backend string, extraEnv map[string]string) *trafficCore {
+func startTrafficCore(t testing.TB, backend string, extraEnv map[string]string) *trafficCore {
 	t.Helper()
 	m, a := startBackend(t, backend)
 	env := emulators.Env(m.URL)
@@ -112,7 +112,7 @@ func startTrafficCore(t *testing.T, backend string, extraEnv map[string]string) 
 
 // forward returns the forward action of the listener (or rule) as the
 // backend holds it.
-func (c *trafficCore) forward(t *testing.T, rule bool) elbtypes.Action {
+func (c *trafficCore) forward(t testing.TB, rule bool) elbtypes.Action {
 	t.Helper()
 	var acts []elbtypes.Action
 	if rule {
@@ -135,7 +135,7 @@ func (c *trafficCore) forward(t *testing.T, rule bool) elbtypes.Action {
 }
 
 // weights reads the blue and green weights the backend holds.
-func (c *trafficCore) weights(t *testing.T, rule bool) deploy.Weights {
+func (c *trafficCore) weights(t testing.TB, rule bool) deploy.Weights {
 	t.Helper()
 	var w deploy.Weights
 	for _, tg := range c.forward(t, rule).ForwardConfig.TargetGroups {
@@ -153,7 +153,7 @@ func (c *trafficCore) weights(t *testing.T, rule bool) deploy.Weights {
 
 // invoke calls a function and checks that every AWS call it made is among
 // the IAM actions declared for it (functions.All), which the template grants.
-func invoke(t *testing.T, m *emulators.Moto, f *emulators.Function, payload, out any) emulators.Result {
+func invoke(t testing.TB, m *emulators.Moto, f *emulators.Function, payload, out any) emulators.Result {
 	t.Helper()
 	m.Reset()
 	res, err := f.Invoke(context.Background(), payload)

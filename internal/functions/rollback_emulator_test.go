@@ -37,7 +37,7 @@ type rollbackSetup struct {
 	sfn      *sfn.Client
 }
 
-func startRollback(t *testing.T, backend string) *rollbackSetup {
+func startRollback(t testing.TB, backend string) *rollbackSetup {
 	t.Helper()
 	c := startTrafficCore(t, backend, nil)
 	rollbackOnce.Do(func() { rollbackBin = emulators.BuildFunction(t, binDir, "rollback") })
@@ -54,7 +54,7 @@ func startRollback(t *testing.T, backend string) *rollbackSetup {
 
 // deploy starts an execution, runs preflight and the first shift (10%), as
 // the state machine would, and returns the execution's ARN.
-func (s *rollbackSetup) deploy(t *testing.T, name string) string {
+func (s *rollbackSetup) deploy(t testing.TB, name string) string {
 	t.Helper()
 	arn := emulators.StartExecution(t, s.aws.Direct, s.sm, name)
 	var rec deploy.Record
@@ -72,7 +72,7 @@ func (s *rollbackSetup) deploy(t *testing.T, name string) string {
 	return arn
 }
 
-func (s *rollbackSetup) status(t *testing.T, arn string) string {
+func (s *rollbackSetup) status(t testing.TB, arn string) string {
 	t.Helper()
 	out, err := s.sfn.DescribeExecution(context.Background(), &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
 	if err != nil {
@@ -92,7 +92,7 @@ func elbWrites(m *emulators.Moto) []string {
 	return out
 }
 
-func documentedSample(t *testing.T, name string) []byte {
+func documentedSample(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "alarmevent", "testdata", name))
 	if err != nil {
@@ -103,7 +103,7 @@ func documentedSample(t *testing.T, name string) []byte {
 
 // withAlarm returns sample b with the alarm renamed and its state set,
 // built with the alarmevent types.
-func withAlarm(t *testing.T, b []byte, name, state string) []byte {
+func withAlarm(t testing.TB, b []byte, name, state string) []byte {
 	t.Helper()
 	var probe struct {
 		AlarmData json.RawMessage `json:"alarmData"`
@@ -265,36 +265,39 @@ func testRollbackPipelinePayload(t *testing.T, backend string) {
 // TestEmulatorRollbackTiming sends 50 alarm events, each to a fresh
 // deployment at 10%, and reports the time from sending the event to
 // weights verified in the backend. It prints figures; it asserts none.
-func TestEmulatorRollbackTiming(t *testing.T) {
-	forEachBackend(t, testRollbackTiming)
-}
-
-func testRollbackTiming(t *testing.T, backend string) {
-	const n = 50
-	s := startRollback(t, backend)
-	ev := withAlarm(t, documentedSample(t, "eventbridge-single-metric.json"), alarmPrefix+"target-5xx", alarmevent.StateAlarm)
-	var total, handler []time.Duration
-	for i := range n {
-		s.deploy(t, fmt.Sprintf("relay-t%d", i))
-		start := time.Now()
-		res, err := s.rollback.Invoke(context.Background(), json.RawMessage(ev))
-		if err != nil || res.ErrorType != "" {
-			t.Fatalf("event %d: %v %s %s", i, err, res.ErrorType, res.ErrorMessage)
-		}
-		if got := s.weights(t, false); got != (deploy.Weights{Blue: 1}) {
-			t.Fatalf("event %d: weights %s", i, got)
-		}
-		total = append(total, time.Since(start))
-		var out rollback.Output
-		emulators.DecodeJSON(t, res.Payload, &out)
-		if out.Action != rollback.ActionRestored {
-			t.Fatalf("event %d: %+v", i, out)
-		}
-		handler = append(handler, time.Duration(out.ElapsedMs*float64(time.Millisecond)))
+// BenchmarkEmulatorRollback times the rollback bootstrap under
+// aws-lambda-rie, from the alarm event sent to the weights verified by
+// reading the emulator, one fresh deployment at 10% per event:
+//
+//	go test -run '^$' -bench EmulatorRollback -benchtime 50x ./internal/functions
+//
+// It reports the p50 and p99 over the run (ns/op is their mean), for moto
+// and for the lab. It measures; it asserts no time.
+func BenchmarkEmulatorRollback(b *testing.B) {
+	for _, backend := range backends {
+		b.Run(backend, func(b *testing.B) {
+			s := startRollback(b, backend)
+			ev := withAlarm(b, documentedSample(b, "eventbridge-single-metric.json"), alarmPrefix+"target-5xx", alarmevent.StateAlarm)
+			var total []time.Duration
+			b.ResetTimer()
+			for i := range b.N {
+				b.StopTimer()
+				s.deploy(b, fmt.Sprintf("relay-t%d", i))
+				b.StartTimer()
+				start := time.Now()
+				res, err := s.rollback.Invoke(context.Background(), json.RawMessage(ev))
+				if err != nil || res.ErrorType != "" {
+					b.Fatalf("event %d: %v %s %s", i, err, res.ErrorType, res.ErrorMessage)
+				}
+				if got := s.weights(b, false); got != (deploy.Weights{Blue: 1}) {
+					b.Fatalf("event %d: weights %s", i, got)
+				}
+				total = append(total, time.Since(start))
+			}
+			b.ReportMetric(float64(pct(total, 50).Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(pct(total, 99).Microseconds())/1000, "p99-ms")
+		})
 	}
-	t.Logf("rollback under aws-lambda-rie against %s, %d events: event sent -> weights verified in %s: p50 %s, p99 %s, max %s",
-		backend, n, backend, pct(total, 50), pct(total, 99), pct(total, 100))
-	t.Logf("handler-reported (event receipt -> restore verified by read-back): p50 %s, p99 %s", pct(handler, 50), pct(handler, 99))
 }
 
 func pct(ds []time.Duration, p int) time.Duration {

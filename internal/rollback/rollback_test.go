@@ -62,6 +62,11 @@ func (r *countingRouter) Tag(ctx context.Context, set map[string]string, remove 
 	return r.Router.Tag(ctx, set, remove)
 }
 
+func (r *countingRouter) Health(ctx context.Context, c deploy.Colour) (deploy.Health, error) {
+	r.calls.Add(1)
+	return r.Router.Health(ctx, c)
+}
+
 type countingExecutions struct {
 	*deploytest.Executions
 	calls atomic.Int64
