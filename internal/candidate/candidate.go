@@ -94,7 +94,7 @@ func (h *HealthCheck) Handle(ctx context.Context, log *slog.Logger, in Input) (H
 	switch {
 	case err != nil:
 		return HealthOutput{}, notReady(fmt.Sprintf("GET %s through the test route", h.HealthPath), err)
-	case status == http.StatusBadGateway || status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout:
+	case gatewayStatus(status):
 		return HealthOutput{}, deploy.Errorf(deploy.TargetsNotReady, "GET %s through the test route %s answered %d", h.HealthPath, out.URL, status)
 	case status != http.StatusOK:
 		return HealthOutput{}, deploy.Errorf(deploy.CandidateUnhealthy, "GET %s through the test route %s answered %d, want 200", h.HealthPath, out.URL, status)
@@ -103,8 +103,7 @@ func (h *HealthCheck) Handle(ctx context.Context, log *slog.Logger, in Input) (H
 	listed, err := h.Probes[c].Models(ctx)
 	if err != nil {
 		var f *relayprobe.Failure
-		if errors.As(err, &f) && f.Status != http.StatusBadGateway && f.Status != http.StatusServiceUnavailable && f.Status != http.StatusGatewayTimeout &&
-			f.Class != relayprobe.Timeout && f.Class != relayprobe.Connection {
+		if errors.As(err, &f) && !gatewayStatus(f.Status) && f.Class != relayprobe.Timeout && f.Class != relayprobe.Connection {
 			return HealthOutput{}, deploy.Errorf(deploy.CandidateUnhealthy, "GET /v1/models through the test route %s: %s", out.URL, f)
 		}
 		return HealthOutput{}, notReady("GET /v1/models through the test route", err)
@@ -124,6 +123,13 @@ func (h *HealthCheck) Handle(ctx context.Context, log *slog.Logger, in Input) (H
 	out.CheckedAt = h.Now().UTC()
 	log.Info("candidate ready", "health_status", status, "models_listed", len(listed), "warmup_models", len(h.Models))
 	return out, nil
+}
+
+// gatewayStatus reports the statuses a load balancer answers while its
+// targets cannot serve yet (502, 503, 504): the candidate is not ready, not
+// broken.
+func gatewayStatus(status int) bool {
+	return status == http.StatusBadGateway || status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout
 }
 
 // notReady: a test route that does not answer yet is retried like targets

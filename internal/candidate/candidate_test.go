@@ -151,6 +151,31 @@ func TestHealthCheckReadiness(t *testing.T) {
 	}
 }
 
+// TestHealthCheckModelsNotReady: /health answers but /v1/models gets a
+// gateway status (the load balancer has no target ready for it yet): the
+// candidate is retried, not declared unhealthy; any other status is.
+func TestHealthCheckModelsNotReady(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		code   deploy.Code
+	}{
+		{http.StatusServiceUnavailable, deploy.TargetsNotReady},
+		{http.StatusBadGateway, deploy.TargetsNotReady},
+		{http.StatusNotFound, deploy.CandidateUnhealthy},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/health" {
+				w.WriteHeader(tc.status)
+			}
+		}))
+		h := healthCheck(deploytest.NewRouter(deploy.Weights{Blue: 1}), probe(t, srv.URL, testKey))
+		h.MinHealthyTargets = 1
+		_, err := h.Handle(context.Background(), discard(), input())
+		srv.Close()
+		wantCode(t, err, tc.code, "/v1/models")
+	}
+}
+
 // elbv2Endpoint answers DescribeTargetHealth (awsQuery) with the XML fixture
 // of the target group asked for, and records the request parameters.
 func elbv2Endpoint(t *testing.T, fixtures map[string]string) (*alb.Router, *[]url.Values) {

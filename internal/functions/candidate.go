@@ -63,9 +63,6 @@ func WarmUp(cfg Config, awsCfg aws.Config, log *slog.Logger) (Handler, error) {
 	if err := cfg.requireCandidate(true); err != nil {
 		return nil, err
 	}
-	if err := cfg.Candidate.Warmup.Validate(); err != nil {
-		return nil, deploy.Errorf(deploy.InvalidConfig, "warm-up: %w", err)
-	}
 	p, err := newProbe(cfg, awsCfg)
 	if err != nil {
 		return nil, err
