@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/relayshift/relayshift/internal/alarmevent"
+	"github.com/relayshift/relayshift/internal/alarmevent/alarmeventtest"
 	"github.com/relayshift/relayshift/internal/deploy"
 	"github.com/relayshift/relayshift/internal/emulators"
 	"github.com/relayshift/relayshift/internal/rollback"
@@ -92,48 +91,6 @@ func elbWrites(m *emulators.Moto) []string {
 	return out
 }
 
-func documentedSample(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "alarmevent", "testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// withAlarm returns sample b with the alarm renamed and its state set,
-// built with the alarmevent types.
-func withAlarm(t testing.TB, b []byte, name, state string) []byte {
-	t.Helper()
-	var probe struct {
-		AlarmData json.RawMessage `json:"alarmData"`
-	}
-	if err := json.Unmarshal(b, &probe); err != nil {
-		t.Fatal(err)
-	}
-	var v any
-	if probe.AlarmData != nil {
-		var p alarmevent.ActionPayload
-		if err := json.Unmarshal(b, &p); err != nil {
-			t.Fatal(err)
-		}
-		p.AlarmData.AlarmName, p.AlarmData.State.Value = name, state
-		v = p
-	} else {
-		var e alarmevent.Event
-		if err := json.Unmarshal(b, &e); err != nil {
-			t.Fatal(err)
-		}
-		e.Detail.AlarmName, e.Detail.State.Value = name, state
-		v = e
-	}
-	out, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 // TestEmulatorRollbackDocumentedSamples runs the rollback bootstrap under
 // aws-lambda-rie against each backend for each AWS-documented alarm sample.
 func TestEmulatorRollbackDocumentedSamples(t *testing.T) {
@@ -142,16 +99,9 @@ func TestEmulatorRollbackDocumentedSamples(t *testing.T) {
 
 func testRollbackDocumentedSamples(t *testing.T, backend string) {
 	s := startRollback(t, backend)
-	for i, file := range []string{
-		"eventbridge-single-metric.json",
-		"eventbridge-metric-math.json",
-		"eventbridge-anomaly-detection.json",
-		"eventbridge-composite.json",
-		"lambda-action-metric.json",
-		"lambda-action-composite.json",
-	} {
+	for i, file := range alarmeventtest.Samples() {
 		t.Run(file, func(t *testing.T) {
-			raw := documentedSample(t, file)
+			raw := alarmeventtest.Sample(t, file)
 			name := alarmPrefix + "target-5xx"
 			arn := s.deploy(t, fmt.Sprintf("relay-v%d-sample", i+2))
 
@@ -160,8 +110,8 @@ func testRollbackDocumentedSamples(t *testing.T, backend string) {
 				payload []byte
 			}{
 				{"foreign alarm name, as documented", raw},
-				{"pipeline alarm into OK", withAlarm(t, raw, name, alarmevent.StateOK)},
-				{"pipeline alarm into INSUFFICIENT_DATA", withAlarm(t, raw, name, alarmevent.StateInsufficientData)},
+				{"pipeline alarm into OK", alarmeventtest.WithAlarm(t, raw, name, alarmevent.StateOK)},
+				{"pipeline alarm into INSUFFICIENT_DATA", alarmeventtest.WithAlarm(t, raw, name, alarmevent.StateInsufficientData)},
 			} {
 				var out rollback.Output
 				invoke(t, s.aws, s.rollback, tc.payload, &out)
@@ -176,7 +126,7 @@ func testRollbackDocumentedSamples(t *testing.T, backend string) {
 				}
 			}
 
-			alarm := withAlarm(t, raw, name, alarmevent.StateAlarm)
+			alarm := alarmeventtest.WithAlarm(t, raw, name, alarmevent.StateAlarm)
 			var out rollback.Output
 			invoke(t, s.aws, s.rollback, alarm, &out)
 			if out.Action != rollback.ActionRestored || !out.Stopped || !out.Changed {
@@ -277,7 +227,7 @@ func BenchmarkEmulatorRollback(b *testing.B) {
 	for _, backend := range backends {
 		b.Run(backend, func(b *testing.B) {
 			s := startRollback(b, backend)
-			ev := withAlarm(b, documentedSample(b, "eventbridge-single-metric.json"), alarmPrefix+"target-5xx", alarmevent.StateAlarm)
+			ev := alarmeventtest.WithAlarm(b, alarmeventtest.Sample(b, "eventbridge-single-metric.json"), alarmPrefix+"target-5xx", alarmevent.StateAlarm)
 			var total []time.Duration
 			b.ResetTimer()
 			for i := range b.N {

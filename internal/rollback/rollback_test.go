@@ -18,7 +18,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/relayshift/relayshift/internal/alarmevent"
+	"github.com/relayshift/relayshift/internal/alarmevent/alarmeventtest"
 	"github.com/relayshift/relayshift/internal/deploy"
 	"github.com/relayshift/relayshift/internal/deploy/deploytest"
 	"github.com/relayshift/relayshift/internal/rollback"
@@ -166,67 +166,6 @@ func (w *world) invoke(t testing.TB, payload []byte) (rollback.Output, string) {
 	return out, ""
 }
 
-func sample(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "alarmevent", "testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// rewrite returns a documented sample with the alarm renamed and its state
-// set, built with the alarmevent types as the lab builds events.
-func rewrite(t testing.TB, b []byte, name, state string) []byte {
-	t.Helper()
-	var probe struct {
-		AlarmData json.RawMessage `json:"alarmData"`
-	}
-	if err := json.Unmarshal(b, &probe); err != nil {
-		t.Fatal(err)
-	}
-	var v any
-	if probe.AlarmData != nil {
-		var p alarmevent.ActionPayload
-		if err := json.Unmarshal(b, &p); err != nil {
-			t.Fatal(err)
-		}
-		if name != "" {
-			p.AlarmData.AlarmName = name
-		}
-		if state != "" {
-			p.AlarmData.State.Value = state
-		}
-		v = p
-	} else {
-		var e alarmevent.Event
-		if err := json.Unmarshal(b, &e); err != nil {
-			t.Fatal(err)
-		}
-		if name != "" {
-			e.Detail.AlarmName = name
-		}
-		if state != "" {
-			e.Detail.State.Value = state
-		}
-		v = e
-	}
-	out, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-var samples = []string{
-	"eventbridge-single-metric.json",
-	"eventbridge-metric-math.json",
-	"eventbridge-anomaly-detection.json",
-	"eventbridge-composite.json",
-	"lambda-action-metric.json",
-	"lambda-action-composite.json",
-}
-
 func alarmName(t testing.TB, b []byte) string {
 	t.Helper()
 	var v struct {
@@ -244,18 +183,18 @@ func alarmName(t testing.TB, b []byte) string {
 // in OK or INSUFFICIENT_DATA, or under its own (foreign) name, it is
 // ignored without any AWS call.
 func TestDocumentedSamplesRoute(t *testing.T) {
-	for _, file := range samples {
+	for _, file := range alarmeventtest.Samples() {
 		t.Run(file, func(t *testing.T) {
-			raw := sample(t, file)
+			raw := alarmeventtest.Sample(t, file)
 			name := prefix + strings.ReplaceAll(alarmName(t, raw), " ", "-")
 			for _, tc := range []struct {
 				variant    string
 				payload    []byte
 				wantAction string
 			}{
-				{"pipeline alarm in ALARM", rewrite(t, raw, name, "ALARM"), rollback.ActionRestored},
-				{"pipeline alarm into OK", rewrite(t, raw, name, "OK"), rollback.ActionIgnored},
-				{"pipeline alarm into INSUFFICIENT_DATA", rewrite(t, raw, name, "INSUFFICIENT_DATA"), rollback.ActionIgnored},
+				{"pipeline alarm in ALARM", alarmeventtest.WithAlarm(t, raw, name, "ALARM"), rollback.ActionRestored},
+				{"pipeline alarm into OK", alarmeventtest.WithAlarm(t, raw, name, "OK"), rollback.ActionIgnored},
+				{"pipeline alarm into INSUFFICIENT_DATA", alarmeventtest.WithAlarm(t, raw, name, "INSUFFICIENT_DATA"), rollback.ActionIgnored},
 				{"foreign alarm as documented", raw, rollback.ActionIgnored},
 			} {
 				t.Run(tc.variant, func(t *testing.T) {
@@ -294,7 +233,7 @@ func TestDocumentedSamplesRoute(t *testing.T) {
 
 func TestConfigurationChangeIgnored(t *testing.T) {
 	w := newWorld(t, false)
-	raw := rewrite(t, sample(t, "eventbridge-composite-configuration-change.json"), prefix+"any", "ALARM")
+	raw := alarmeventtest.WithAlarm(t, alarmeventtest.Sample(t, "eventbridge-composite-configuration-change.json"), prefix+"any", "ALARM")
 	out, errType := w.invoke(t, raw)
 	if errType != "" || out.Action != rollback.ActionIgnored || w.calls() != 0 {
 		t.Fatalf("%s %+v calls %d", errType, out, w.calls())
@@ -303,7 +242,7 @@ func TestConfigurationChangeIgnored(t *testing.T) {
 
 func TestSameEventTwiceWritesOnce(t *testing.T) {
 	w := newWorld(t, false)
-	ev := rewrite(t, sample(t, "eventbridge-single-metric.json"), prefix+"target-5xx", "ALARM")
+	ev := alarmeventtest.WithAlarm(t, alarmeventtest.Sample(t, "eventbridge-single-metric.json"), prefix+"target-5xx", "ALARM")
 	first, _ := w.invoke(t, ev)
 	second, _ := w.invoke(t, ev)
 	if first.Action != rollback.ActionRestored || second.Action != rollback.ActionNothing {
@@ -350,7 +289,7 @@ func TestGarbledAndForeignPayloads(t *testing.T) {
 
 func TestNothingToRollBack(t *testing.T) {
 	w := newWorld(t, false)
-	ev := rewrite(t, sample(t, "lambda-action-metric.json"), prefix+"p99", "ALARM")
+	ev := alarmeventtest.WithAlarm(t, alarmeventtest.Sample(t, "lambda-action-metric.json"), prefix+"p99", "ALARM")
 	if _, e := w.invoke(t, ev); e != "" { // rolls back the running one
 		t.Fatal(e)
 	}
@@ -368,7 +307,7 @@ func TestNothingToRollBack(t *testing.T) {
 func TestAlarmAfterCompletion(t *testing.T) {
 	w := newWorld(t, true)
 	w.execs.Finish(w.rec.ExecutionARN, deploy.Succeeded)
-	out, _ := w.invoke(t, rewrite(t, sample(t, "eventbridge-single-metric.json"), prefix+"5xx", "ALARM"))
+	out, _ := w.invoke(t, alarmeventtest.WithAlarm(t, alarmeventtest.Sample(t, "eventbridge-single-metric.json"), prefix+"5xx", "ALARM"))
 	if out.Action != rollback.ActionNothing || w.weights(t) != (deploy.Weights{Blue: 90, Green: 10}) {
 		t.Fatalf("%+v weights %s", out, w.weights(t))
 	}
@@ -376,7 +315,7 @@ func TestAlarmAfterCompletion(t *testing.T) {
 
 func TestRecordFromHistory(t *testing.T) {
 	w := newWorld(t, true)
-	out, _ := w.invoke(t, rewrite(t, sample(t, "eventbridge-composite.json"), prefix+"any", "ALARM"))
+	out, _ := w.invoke(t, alarmeventtest.WithAlarm(t, alarmeventtest.Sample(t, "eventbridge-composite.json"), prefix+"any", "ALARM"))
 	if out.Action != rollback.ActionRestored || out.RecordSource != "history" || out.Deployment != "relay-v2-abc1234" {
 		t.Fatalf("%+v", out)
 	}
@@ -388,7 +327,7 @@ func TestHolderWithoutRecordIsStopped(t *testing.T) {
 	arn := execs.Start("relay-v3", t0) // still in Preflight: no record, no tags
 	h := &rollback.Handler{Router: r, Targets: r, Executions: execs, StateMachineARN: sm, AlarmPrefix: prefix, Now: func() time.Time { return t0 }}
 	w := &world{router: r, execs: execs, h: h}
-	out, errType := w.invoke(t, rewrite(t, sample(t, "eventbridge-single-metric.json"), prefix+"5xx", "ALARM"))
+	out, errType := w.invoke(t, alarmeventtest.WithAlarm(t, alarmeventtest.Sample(t, "eventbridge-single-metric.json"), prefix+"5xx", "ALARM"))
 	if errType != "" || out.Action != rollback.ActionStopped || !out.Stopped || out.ExecutionARN != arn {
 		t.Fatalf("%s %+v", errType, out)
 	}
@@ -399,7 +338,7 @@ func TestHolderWithoutRecordIsStopped(t *testing.T) {
 
 func TestRetryAfterFailedRestore(t *testing.T) {
 	w := newWorld(t, false)
-	ev := rewrite(t, sample(t, "eventbridge-single-metric.json"), prefix+"5xx", "ALARM")
+	ev := alarmeventtest.WithAlarm(t, alarmeventtest.Sample(t, "eventbridge-single-metric.json"), prefix+"5xx", "ALARM")
 	failing := *w.h
 	failing.Router = &throttledWrites{Router: w.router.Router}
 	edge := deploy.NewEdge("rollback", quietLog(), failing.Handle)
@@ -424,7 +363,7 @@ func (r *throttledWrites) SetWeights(context.Context, deploy.Weights) (deploy.We
 func TestStableDegradedStillRestores(t *testing.T) {
 	w := newWorld(t, false)
 	w.router.SetHealth(deploy.Blue, deploy.Health{Total: 3, Healthy: 1, Unhealthy: 2})
-	out, errType := w.invoke(t, rewrite(t, sample(t, "eventbridge-single-metric.json"), prefix+"5xx", "ALARM"))
+	out, errType := w.invoke(t, alarmeventtest.WithAlarm(t, alarmeventtest.Sample(t, "eventbridge-single-metric.json"), prefix+"5xx", "ALARM"))
 	if errType != "" || out.Action != rollback.ActionRestored || w.weights(t) != (deploy.Weights{Blue: 1}) {
 		t.Fatalf("%s %+v", errType, out)
 	}
@@ -510,7 +449,7 @@ func must(b []byte, err error) []byte {
 // every field present.
 func TestOutputDocument(t *testing.T) {
 	w := newWorld(t, false)
-	ev := rewrite(t, sample(t, "eventbridge-single-metric.json"), prefix+"target-5xx", "ALARM")
+	ev := alarmeventtest.WithAlarm(t, alarmeventtest.Sample(t, "eventbridge-single-metric.json"), prefix+"target-5xx", "ALARM")
 	edge := deploy.NewEdge("rollback", quietLog(), w.h.Handle)
 	b, err := edge.Invoke(context.Background(), ev)
 	if err != nil {
@@ -541,7 +480,7 @@ func TestOutputDocument(t *testing.T) {
 // fakes: decode the EventBridge event, find the running deployment, stop
 // it, restore the weights, check the stable colour's health.
 func BenchmarkRollbackHandler(b *testing.B) {
-	ev := rewrite(b, sample(b, "eventbridge-single-metric.json"), prefix+"target-5xx", "ALARM")
+	ev := alarmeventtest.WithAlarm(b, alarmeventtest.Sample(b, "eventbridge-single-metric.json"), prefix+"target-5xx", "ALARM")
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		w := newWorld(b, false)
