@@ -13,6 +13,7 @@ import (
 
 	"github.com/relayshift/relayshift/internal/functions"
 	"github.com/relayshift/relayshift/internal/samtemplate"
+	"github.com/relayshift/relayshift/internal/stackoutputs"
 )
 
 // checkCfnLint runs cfn-lint (SAM-aware) on both templates: no errors and
@@ -317,9 +318,15 @@ func checkConfiguration(t *testing.T, a artefacts) error {
 			errs = append(errs, fmt.Errorf("%s: LoggingConfig.LogGroup must be a log group of the template with a retention", f.LogicalID))
 		}
 	}
-	for _, o := range []string{"StateMachineArn", "StateMachineConsoleUrl", "ListenerArn", "RuleArn", "BlueTargetGroupArn", "GreenTargetGroupArn", "Service", "AlarmPrefix"} {
+	for _, o := range stackoutputs.Keys() {
 		if _, ok := tmpl.Outputs[o]; !ok {
 			errs = append(errs, fmt.Errorf("template.yaml has no output %s (the CLI discovers it from the stack)", o))
+		}
+	}
+	// Outputs for people (the README points to them).
+	for _, o := range []string{"StateMachineConsoleUrl", "AlarmPrefix", "DashboardUrl"} {
+		if _, ok := tmpl.Outputs[o]; !ok {
+			errs = append(errs, fmt.Errorf("template.yaml has no output %s (the README points to it)", o))
 		}
 	}
 	return joinErrs(errs)
