@@ -73,9 +73,18 @@ node_modules/.package-lock.json: package.json package-lock.json
 test: tools check-tools node_modules/.package-lock.json lint
 	$(GO) test -count=1 -timeout 9m ./...
 
+# GO_FILES prints the repository's Go files, tracked or not (ignored ones
+# excluded), and fails when git fails (no .git, "dubious ownership") or lists
+# none: gofmt given no file reads stdin and would pass silently. Use it as
+# its own assignment, files=$$($(GO_FILES)), so that the recipe's -e stops
+# on its failure (inside another command's arguments it would not).
+GO_FILES = git ls-files --cached --others --exclude-standard '*.go' | \
+  { list=$$(cat); [ -n "$$list" ] || { echo "make: git ls-files listed no Go files (not a git checkout, or git refuses it: safe.directory?)" >&2; exit 1; }; echo "$$list"; }
+
 ## lint: gofmt, go vet, staticcheck, actionlint (GitHub workflows), bash -n (scripts)
 lint: $(TOOLS)/stamps/staticcheck-$(STATICCHECK_VERSION) $(TOOLS)/stamps/actionlint-$(ACTIONLINT_VERSION)
-	@out=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); \
+	@files=$$($(GO_FILES)); \
+	  out=$$(gofmt -l $$files); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	staticcheck ./...
@@ -83,7 +92,8 @@ lint: $(TOOLS)/stamps/staticcheck-$(STATICCHECK_VERSION) $(TOOLS)/stamps/actionl
 	@for f in scripts/*.sh; do bash -n "$$f" || exit 1; done
 
 fmt:
-	gofmt -w $$(git ls-files --cached --others --exclude-standard '*.go')
+	@files=$$($(GO_FILES)); \
+	  gofmt -w $$files
 
 ## demo: the story on the local lab: v2 promoted, v3 rolled back by its alarm (relayshift demo; about 40 s)
 ## DEMO_ARGS passes flags, e.g. make demo DEMO_ARGS="--rate 100" (relayshift demo --help)

@@ -63,6 +63,7 @@ var checks = map[string]check{
 	"scenarios":     checkScenarios,
 	"alarms":        checkAlarms,
 	"configuration": checkConfiguration,
+	"relay":         checkRelay,
 }
 
 func TestArtefacts(t *testing.T) {

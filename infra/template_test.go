@@ -13,6 +13,7 @@ import (
 
 	"github.com/relayshift/relayshift/internal/functions"
 	"github.com/relayshift/relayshift/internal/samtemplate"
+	"github.com/relayshift/relayshift/internal/stackoutputs"
 )
 
 // checkCfnLint runs cfn-lint (SAM-aware) on both templates: no errors and
@@ -38,11 +39,17 @@ var unscopable = []string{
 
 // checkIAM: each function's policy grants exactly the IAM actions
 // functions.All() declares for it (nothing missing, nothing extra), only
-// unscopable actions on "*", and the template has no function the registry
-// does not know.
+// unscopable actions on "*", no policy document of a function or state
+// machine can be empty, and the template has no function the registry does
+// not know.
 func checkIAM(t *testing.T, a artefacts) error {
 	tmpl := loadTemplate(t, a)
 	var errs []error
+	for _, typ := range []string{"AWS::Serverless::Function", "AWS::Serverless::StateMachine"} {
+		for _, r := range tmpl.OfType(typ) {
+			errs = append(errs, emptyPolicyDocuments(r)...)
+		}
+	}
 	known := map[string]bool{}
 	for _, f := range functions.All() {
 		known[f.LogicalID] = true
@@ -91,6 +98,57 @@ func checkIAM(t *testing.T, a artefacts) error {
 	}
 	return joinErrs(errs)
 }
+
+// emptyPolicyDocuments reports every inline policy document of r that can
+// deploy with an empty Statement list: one whose statements are all
+// conditional (Fn::If with AWS::NoValue), unless the document itself is
+// conditional on the same condition. IAM rejects a policy without
+// statements (MalformedPolicyDocument), so such a document fails the
+// deployment whenever its conditions are false; wrap the whole document in
+// the !If instead (the function then has no policy at all). A conditional
+// document must also drop out (AWS::NoValue) when its condition is false:
+// the other checks read only its true branch.
+func emptyPolicyDocuments(r samtemplate.Resource) []error {
+	var errs []error
+	items, _ := r.Properties["Policies"].([]any)
+	for i, item := range items {
+		docCond := ""
+		if f, ok := samtemplate.Path(item, "Fn::If").([]any); ok && len(f) == 3 {
+			docCond, _ = f[0].(string)
+			if !isNoValue(f[2]) {
+				errs = append(errs, fmt.Errorf("%s: Policies[%d] is conditional on %s but its other branch is not AWS::NoValue", r.LogicalID, i, docCond))
+			}
+			item = f[1]
+		}
+		stmts, _ := samtemplate.Path(item, "Statement").([]any)
+		unconditional := false
+		var conds []string
+		for _, s := range stmts {
+			f, ok := samtemplate.Path(s, "Fn::If").([]any)
+			if !ok || len(f) != 3 {
+				unconditional = true
+				break
+			}
+			cond, _ := f[0].(string)
+			if cond == docCond && !isNoValue(f[1]) {
+				unconditional = true // present whenever its document is
+				break
+			}
+			conds = append(conds, cond)
+		}
+		switch {
+		case unconditional:
+		case len(conds) == 0:
+			errs = append(errs, fmt.Errorf("%s: Policies[%d] has no statement, which IAM rejects (MalformedPolicyDocument)", r.LogicalID, i))
+		default:
+			errs = append(errs, fmt.Errorf("%s: Policies[%d] has no unconditional statement: with %s false its Statement list is empty, which IAM rejects (MalformedPolicyDocument); make the whole document conditional (!If [condition, {Statement: [...]}, !Ref AWS::NoValue])",
+				r.LogicalID, i, strings.Join(slices.Compact(slices.Sorted(slices.Values(conds))), ", ")))
+		}
+	}
+	return errs
+}
+
+func isNoValue(v any) bool { return samtemplate.Path(v, "Ref") == "AWS::NoValue" }
 
 // Sample values to evaluate the alarms' dimensions with.
 const (
@@ -260,9 +318,15 @@ func checkConfiguration(t *testing.T, a artefacts) error {
 			errs = append(errs, fmt.Errorf("%s: LoggingConfig.LogGroup must be a log group of the template with a retention", f.LogicalID))
 		}
 	}
-	for _, o := range []string{"StateMachineArn", "StateMachineConsoleUrl", "ListenerArn", "RuleArn", "BlueTargetGroupArn", "GreenTargetGroupArn", "Service", "AlarmPrefix"} {
+	for _, o := range stackoutputs.Keys() {
 		if _, ok := tmpl.Outputs[o]; !ok {
 			errs = append(errs, fmt.Errorf("template.yaml has no output %s (the CLI discovers it from the stack)", o))
+		}
+	}
+	// Outputs for people (the README points to them).
+	for _, o := range []string{"StateMachineConsoleUrl", "AlarmPrefix", "DashboardUrl"} {
+		if _, ok := tmpl.Outputs[o]; !ok {
+			errs = append(errs, fmt.Errorf("template.yaml has no output %s (the README points to it)", o))
 		}
 	}
 	return joinErrs(errs)

@@ -41,9 +41,19 @@ func WriteActions() []string {
 	return []string{"elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyRule"}
 }
 
-// TagActions are needed by Tags and Tag.
-func TagActions() []string {
-	return []string{"elasticloadbalancing:DescribeTags", "elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"}
+// TagReadActions are needed by Tags.
+func TagReadActions() []string {
+	return []string{"elasticloadbalancing:DescribeTags"}
+}
+
+// TagAddActions are needed by Tag with tags to set.
+func TagAddActions() []string {
+	return []string{"elasticloadbalancing:AddTags"}
+}
+
+// TagRemoveActions are needed by Tag with tag keys to remove.
+func TagRemoveActions() []string {
+	return []string{"elasticloadbalancing:RemoveTags"}
 }
 
 // HealthActions are needed by Health.

@@ -171,8 +171,8 @@ type WarmUp struct {
 	DeadlineMargin time.Duration
 }
 
-// Margin returns DeadlineMargin or its default.
-func (w *WarmUp) Margin() time.Duration {
+// margin returns DeadlineMargin or its default.
+func (w *WarmUp) margin() time.Duration {
 	if w.DeadlineMargin > 0 {
 		return w.DeadlineMargin
 	}
@@ -192,7 +192,7 @@ func (w *WarmUp) Handle(ctx context.Context, log *slog.Logger, in Input) (Warmup
 	// kills it without a named error.
 	if deadline, ok := ctx.Deadline(); ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-w.Margin()))
+		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-w.margin()))
 		defer cancel()
 	}
 	log.Info("warming up", "url", w.Probes[rec.Candidate].URL(), "models", w.Config.Models, "requests", w.Config.Requests,

@@ -16,8 +16,8 @@ import (
 func IAMActions() []string {
 	var out []string
 	for _, l := range [][]string{
-		stepfn.ControlActions(), alb.ReadActions(), alb.WriteActions(), alb.TagActions(),
-		alb.HealthActions(), stackoutputs.Actions(),
+		stepfn.ControlActions(), alb.ReadActions(), alb.WriteActions(), alb.TagReadActions(),
+		alb.TagAddActions(), alb.TagRemoveActions(), alb.HealthActions(), stackoutputs.Actions(),
 	} {
 		out = append(out, l...)
 	}

@@ -9,5 +9,6 @@
 //
 // It implements the release function's handler (Release.Handle) on top of
 // an SDK-shaped API that *ecs.Client satisfies; ecsreleasetest provides a
-// stateful in-memory ECS for tests and the lab.
+// stateful in-memory ECS for this package's tests (the lab runs in release
+// mode external and calls no ECS API).
 package ecsrelease

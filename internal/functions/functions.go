@@ -51,7 +51,8 @@ type Function struct {
 func All() []Function {
 	return []Function{
 		{Name: "preflight", LogicalID: "PreflightFunction", Build: Preflight,
-			IAMActions: actions(alb.ReadActions(), alb.TagActions(), alb.HealthActions(), stepfn.ReadActions())},
+			// Tags (resume), Tag with tags to set (the record's mirror).
+			IAMActions: actions(alb.ReadActions(), alb.TagReadActions(), alb.TagAddActions(), alb.HealthActions(), stepfn.ReadActions())},
 		{Name: "release", LogicalID: "ReleaseFunction", Build: Release,
 			IAMActions: actions(ecsrelease.ReadActions(), ecsrelease.WriteActions())},
 		{Name: "healthcheck", LogicalID: "HealthCheckFunction", Build: HealthCheck,
@@ -59,13 +60,16 @@ func All() []Function {
 		{Name: "warmup", LogicalID: "WarmUpFunction", Build: WarmUp,
 			IAMActions: actions(apikey.ReadActions())},
 		{Name: "shift", LogicalID: "ShiftFunction", Build: Shift,
-			IAMActions: actions(alb.ReadActions(), alb.WriteActions(), alb.TagActions(), alb.HealthActions(), stepfn.ReadActions())},
+			// Tag removal only: Restore, when the race guard undoes a write.
+			IAMActions: actions(alb.ReadActions(), alb.WriteActions(), alb.TagRemoveActions(), alb.HealthActions(), stepfn.ReadActions())},
 		{Name: "evaluate", LogicalID: "EvaluateFunction", Build: Evaluate,
 			IAMActions: actions(cwmetrics.Actions())},
 		{Name: "finalize", LogicalID: "FinalizeFunction", Build: Finalize,
-			IAMActions: actions(alb.ReadActions(), alb.TagActions())},
+			// Tag sets the new stable colour and removes the deployment's tags.
+			IAMActions: actions(alb.ReadActions(), alb.TagAddActions(), alb.TagRemoveActions())},
 		{Name: "rollback", LogicalID: "RollbackFunction", Build: Rollback,
-			IAMActions: actions(alb.ReadActions(), alb.WriteActions(), alb.TagActions(), alb.HealthActions(),
+			// Tags (FindRunning, FindUnrestored), tag removal (Restore).
+			IAMActions: actions(alb.ReadActions(), alb.WriteActions(), alb.TagReadActions(), alb.TagRemoveActions(), alb.HealthActions(),
 				stepfn.ReadActions(), stepfn.StopActions(), stepfn.HistoryActions())},
 	}
 }

@@ -11,6 +11,5 @@
 // carry a given header, so that a version passes its warm-up on the test
 // route (which sends the header) and fails once it takes production traffic.
 //
-// A Sim is an http.Handler. Start and Serve run it on a loopback address;
-// Config.RegisterFlags binds its settings to command-line flags.
+// A Sim is an http.Handler; Start runs it on a loopback address.
 package relaysim

@@ -24,10 +24,10 @@ type Server struct {
 	done chan error
 }
 
-// CheckLoopback fails unless addr (host:port) names a loopback host:
+// checkLoopback fails unless addr (host:port) names a loopback host:
 // "localhost", 127.0.0.0/8 or ::1. The simulator is a test fixture and never
 // listens on other interfaces.
-func CheckLoopback(addr string) error {
+func checkLoopback(addr string) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("relaysim: address %q: %w", addr, err)
@@ -49,12 +49,12 @@ func Start(addr string, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Listen(addr, sim)
+	return listen(addr, sim)
 }
 
-// Listen serves sim on addr, which must be a loopback address.
-func Listen(addr string, sim *Sim) (*Server, error) {
-	if err := CheckLoopback(addr); err != nil {
+// listen serves sim on addr, which must be a loopback address.
+func listen(addr string, sim *Sim) (*Server, error) {
+	if err := checkLoopback(addr); err != nil {
 		return nil, err
 	}
 	l, err := net.Listen("tcp", addr)
@@ -104,22 +104,4 @@ func (s *Server) Close() error {
 		err = serr
 	}
 	return err
-}
-
-// Serve runs a Sim built from cfg on addr (loopback only) until ctx ends,
-// then shuts it down gracefully (at most 5 s). Use Start instead to learn
-// the address of a port chosen by the system ("127.0.0.1:0").
-func Serve(ctx context.Context, addr string, cfg Config) error {
-	s, err := Start(addr, cfg)
-	if err != nil {
-		return err
-	}
-	select {
-	case err := <-s.done:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	return s.Shutdown(sctx)
 }

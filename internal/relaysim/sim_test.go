@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"flag"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -220,53 +218,5 @@ func TestStartListensOnLoopbackOnly(t *testing.T) {
 	}
 	if resp, _ := do(t, http.MethodGet, s.URL+"/health", ""); resp != nil {
 		t.Fatal("relay still answers after Shutdown")
-	}
-
-	// Serve stops by itself when its context ends.
-	port := freePort(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- relaysim.Serve(ctx, port, relaysim.Config{}) }()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if resp, _ := do(t, http.MethodGet, "http://"+port+"/ready", ""); resp != nil && resp.StatusCode == 200 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("Serve did not come up")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Serve: %v", err)
-	}
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func TestRegisterFlags(t *testing.T) {
-	var cfg relaysim.Config
-	fs := flag.NewFlagSet("relaysim", flag.ContinueOnError)
-	cfg.RegisterFlags(fs)
-	err := fs.Parse([]string{"-models", "a, b", "-version", "v2", "-error-rate", "0.2", "-error-status", "502",
-		"-latency", "20ms", "-first-token-delay", "1s", "-broken-sse", "-crash-after", "9", "-start-delay", "2s",
-		"-fault-exempt-header", "X-Test: 1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := relaysim.Faults{ErrorRate: 0.2, ErrorStatus: 502, Latency: relaysim.Duration(20 * time.Millisecond),
-		FirstTokenDelay: relaysim.Duration(time.Second), BrokenSSE: true, CrashAfter: 9,
-		StartDelay: relaysim.Duration(2 * time.Second), ExemptHeader: "X-Test: 1"}
-	if diff := cmp.Diff(want, cfg.Faults); diff != "" || cfg.Version != "v2" || !cmp.Equal(cfg.Models, []string{"a", "b"}) {
-		t.Fatalf("faults (-want +got):\n%s\nconfig %+v", diff, cfg)
 	}
 }

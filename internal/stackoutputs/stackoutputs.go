@@ -30,8 +30,13 @@ const (
 	BlueTargetGroupArn  = "BlueTargetGroupArn"
 	GreenTargetGroupArn = "GreenTargetGroupArn"
 	Service             = "Service"
-	AlarmPrefix         = "AlarmPrefix"
 )
+
+// Keys lists the output keys above: template.yaml must have every one
+// (the infra checks use it).
+func Keys() []string {
+	return []string{StateMachineArn, ListenerArn, RuleArn, BlueTargetGroupArn, GreenTargetGroupArn, Service}
+}
 
 // Read returns the outputs of the stack called name (or with that stack
 // ID), by OutputKey. Errors: InvalidInput (no such stack), Throttled,
