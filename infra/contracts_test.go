@@ -1,6 +1,7 @@
 package infra_test
 
 import (
+	"fmt"
 	"github.com/relayshift/relayshift/internal/candidate"
 	"github.com/relayshift/relayshift/internal/deploy"
 	"github.com/relayshift/relayshift/internal/ecsrelease"
@@ -27,21 +28,30 @@ var contracts = map[string]contract{
 			return in.Request.Validate(false)
 		}},
 	"ReleaseFunction": {in: ecsrelease.Input{}, out: ecsrelease.Output{},
-		validate: func(v any) error { return v.(*ecsrelease.Input).Deployment.Validate() }},
+		validate: func(v any) error {
+			in := v.(*ecsrelease.Input)
+			if (in.Action == "check") != (in.Release != nil) {
+				return fmt.Errorf("action %q with a previous release output: %v (the poll carries it, the start does not)", in.Action, in.Release != nil)
+			}
+			return in.Deployment.ValidateFor(in.ExecutionARN)
+		}},
 	"HealthCheckFunction": {in: candidate.Input{}, out: candidate.HealthOutput{},
-		validate: func(v any) error { return v.(*candidate.Input).Deployment.Validate() }},
+		validate: func(v any) error { in := v.(*candidate.Input); return in.Deployment.ValidateFor(in.ExecutionARN) }},
 	"WarmUpFunction": {in: candidate.Input{}, out: candidate.WarmupOutput{},
-		validate: func(v any) error { return v.(*candidate.Input).Deployment.Validate() }},
+		validate: func(v any) error { in := v.(*candidate.Input); return in.Deployment.ValidateFor(in.ExecutionARN) }},
 	"ShiftFunction": {in: deploy.ShiftInput{}, out: deploy.ShiftOutput{},
-		validate: func(v any) error { return v.(*deploy.ShiftInput).Deployment.Validate() }},
+		validate: func(v any) error { in := v.(*deploy.ShiftInput); return in.Deployment.ValidateFor(in.ExecutionARN) }},
 	"EvaluateFunction": {in: deploy.EvaluateInput{}, out: deploy.Verdict{},
-		validate: func(v any) error { return v.(*deploy.EvaluateInput).Deployment.Validate() }},
+		validate: func(v any) error { in := v.(*deploy.EvaluateInput); return in.Deployment.ValidateFor(in.ExecutionARN) }},
 	"FinalizeFunction": {in: deploy.FinalizeInput{}, out: deploy.Summary{},
-		validate: func(v any) error { return v.(*deploy.FinalizeInput).Deployment.Validate() }},
+		validate: func(v any) error { in := v.(*deploy.FinalizeInput); return in.Deployment.ValidateFor(in.ExecutionARN) }},
 	// The rollback function's state machine payload; its other inputs (the
 	// alarm events) are checked in events_test.go.
 	"RollbackFunction": {in: rollback.PipelineInput{}, out: rollback.Output{},
-		validate: func(v any) error { return v.(*rollback.PipelineInput).Deployment.Validate() }},
+		validate: func(v any) error {
+			in := v.(*rollback.PipelineInput)
+			return in.Deployment.ValidateFor(in.ExecutionARN)
+		}},
 }
 
 // outputValidators check a decoded function output further (scenario

@@ -8,8 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,10 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/relayshift/relayshift/internal/candidate"
 	"github.com/relayshift/relayshift/internal/deploy"
 	"github.com/relayshift/relayshift/internal/deploy/deploytest"
-	"github.com/relayshift/relayshift/internal/ecsrelease"
 	"github.com/relayshift/relayshift/internal/functions"
 	"github.com/relayshift/relayshift/internal/relayprobe"
 	"github.com/relayshift/relayshift/internal/relaysim"
@@ -242,38 +238,3 @@ func TestWarmUpKeyNeverLogged(t *testing.T) {
 
 // TestCandidateEvents decodes the sample payloads of release, healthcheck
 // and warmup (sam local invoke -e) strictly, as their edges do.
-func TestCandidateEvents(t *testing.T) {
-	for _, tc := range []struct {
-		file string
-		into func() any
-	}{
-		{"release-start.json", func() any { return &ecsrelease.Input{} }},
-		{"release-check.json", func() any { return &ecsrelease.Input{} }},
-		{"healthcheck.json", func() any { return &candidate.Input{} }},
-		{"warmup.json", func() any { return &candidate.Input{} }},
-	} {
-		t.Run(tc.file, func(t *testing.T) {
-			b, err := os.ReadFile(filepath.Join("..", "..", "events", tc.file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			v := tc.into()
-			if err := deploy.DecodeStrict(b, v); err != nil {
-				t.Fatalf("%s: %v", tc.file, err)
-			}
-			var rec deploy.Record
-			switch in := v.(type) {
-			case *ecsrelease.Input:
-				rec = in.Deployment
-				if (in.Action == "check") != (in.Release != nil) {
-					t.Fatalf("action %q with release %v", in.Action, in.Release != nil)
-				}
-			case *candidate.Input:
-				rec = in.Deployment
-			}
-			if err := rec.Validate(); err != nil {
-				t.Fatalf("deployment record: %v", err)
-			}
-		})
-	}
-}
