@@ -31,6 +31,7 @@ import (
 	"github.com/relayshift/relayshift/internal/lab/monitoring"
 	"github.com/relayshift/relayshift/internal/lab/statemachine"
 	"github.com/relayshift/relayshift/internal/relaysim"
+	"github.com/relayshift/relayshift/internal/rollback"
 )
 
 // relay is a stand-in relay: /health answers 200; other paths answer 200,
@@ -237,7 +238,18 @@ func TestAlarmPathReachesRollbackFunction(t *testing.T) {
 		t.Fatalf("reason data %+v %v (%s)", r, err, ch.State.Reason)
 	}
 	t.Logf("alarm reason: %s", ch.State.Reason)
-	t.Logf("delivery: attempts %d, error %q, response %s", d.Attempts, d.Err, d.Response)
+	// The rollback function ran once and succeeded: with no deployment
+	// running, it reports nothing to roll back for this alarm.
+	if d.Err != "" || d.Attempts != 1 || d.DeadLettered {
+		t.Fatalf("delivery: attempts %d, error %q, dead-lettered %v, response %s", d.Attempts, d.Err, d.DeadLettered, d.Response)
+	}
+	var out rollback.Output
+	if err := json.Unmarshal(d.Response, &out); err != nil {
+		t.Fatalf("response %s: %v", d.Response, err)
+	}
+	if out.Action != rollback.ActionNothing || out.Trigger.AlarmName != "relayshift-relay-green-5xx-rate" || out.Trigger.State != "ALARM" {
+		t.Fatalf("rollback output %+v", out)
+	}
 }
 
 func TestLabStopsEverything(t *testing.T) {
