@@ -2,7 +2,6 @@ package lab
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -27,6 +26,7 @@ import (
 	"github.com/relayshift/relayshift/internal/lab/stack"
 	"github.com/relayshift/relayshift/internal/lab/statemachine"
 	"github.com/relayshift/relayshift/internal/relaysim"
+	"github.com/relayshift/relayshift/internal/samtemplate"
 )
 
 // Lab is the whole SAM application running on loopback: the ALB, the AWS
@@ -318,15 +318,10 @@ func (l *Lab) relayshiftValues() map[string]string {
 }
 
 func (l *Lab) loadStack(read func(string) ([]byte, error)) error {
-	b, err := read(l.cfg.Template)
+	tpl, err := samtemplate.Read(read, l.cfg.Template)
 	if err != nil {
 		return fmt.Errorf("template: %w", err)
 	}
-	tpl, err := stack.Parse(b)
-	if err != nil {
-		return fmt.Errorf("template %s: %w", l.cfg.Template, err)
-	}
-	tpl.Dir = dirOf(l.cfg.Template)
 	values := tpl.ParametersFromEnvironment(l.relayshiftValues())
 	maps.Copy(values, l.cfg.Parameters)
 	params, err := tpl.Bind(values)
@@ -335,13 +330,6 @@ func (l *Lab) loadStack(read func(string) ([]byte, error)) error {
 	}
 	l.Stack = &stack.Stack{T: tpl, Params: params, Region: l.cfg.Region, AccountID: l.cfg.AccountID, StackName: l.cfg.StackName}
 	return nil
-}
-
-func dirOf(path string) string {
-	if i := strings.LastIndexAny(path, `/\`); i >= 0 {
-		return path[:i]
-	}
-	return "."
 }
 
 // functionsAWSConfig is the SDK configuration the in-process functions
@@ -430,13 +418,7 @@ func (l *Lab) loadEventsAndAlarms() error {
 			if err != nil {
 				return fmt.Errorf("%s.Events.%s: %w", f.LogicalID, r.Name, err)
 			}
-			t := eventbus.Target{Function: f.Name}
-			if r.MaximumRetryAttempts != nil {
-				t.MaxRetries, t.MaxRetriesSet = *r.MaximumRetryAttempts, true
-			}
-			if r.MaximumEventAgeInSeconds != nil {
-				t.MaxAge = time.Duration(*r.MaximumEventAgeInSeconds) * time.Second
-			}
+			t := eventbus.Target{Function: f.Name, RetryPolicy: r.RetryPolicy}
 			if err := l.Bus.AddRule(eventbus.Rule{Name: l.cfg.StackName + "-" + f.LogicalID + r.Name, Pattern: p, Target: t}); err != nil {
 				return err
 			}
@@ -448,13 +430,9 @@ func (l *Lab) loadEventsAndAlarms() error {
 		return fmt.Errorf("template alarms: %w", err)
 	}
 	for _, a := range alarms {
-		b, err := json.Marshal(a.Properties)
-		if err != nil {
-			return err
-		}
 		var spec monitoring.AlarmSpec
-		if err := json.Unmarshal(b, &spec); err != nil {
-			return fmt.Errorf("alarm %s: %w", a.LogicalID, err)
+		if err := a.Decode(&spec); err != nil {
+			return err
 		}
 		if err := l.Alarms.Put(spec); err != nil {
 			return fmt.Errorf("alarm %s: %w", a.LogicalID, err)
