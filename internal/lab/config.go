@@ -176,8 +176,9 @@ type FunctionsConfig struct {
 	// Endpoints, in endpoint mode instead of Endpoint, give each function
 	// (by logical id) its own aws-lambda-rie base URL.
 	Endpoints map[string]string `yaml:"endpoints"`
-	// Timeout bounds one invocation in process (default: the function's
-	// Timeout in the template).
+	// Timeout, when set, bounds every in-process invocation instead of
+	// each function's own Timeout in the template (the default). It is
+	// wall-clock time, not scaled.
 	Timeout Duration `yaml:"timeout"`
 }
 

@@ -371,8 +371,7 @@ func (l *Lab) startFunctions(logOut io.Writer) error {
 		l.Invoker = statemachine.NewRIEInvoker(byName, &http.Client{})
 		return nil
 	}
-	handlers := map[string]statemachine.Handler{}
-	timeout := time.Duration(l.cfg.Functions.Timeout)
+	handlers := map[string]statemachine.InProcessFunction{}
 	for _, f := range fns {
 		l.functionNames[f.LogicalID] = f.Name
 		l.functionEnv[f.Name] = f.Env
@@ -390,14 +389,16 @@ func (l *Lab) startFunctions(logOut io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("function %s: %w", f.LogicalID, err)
 		}
-		handlers[f.Name] = h
-		if l.cfg.Functions.Timeout == 0 {
-			// NOTE: the engine's in-process invoker has one timeout for all
-			// functions; the lab gives it the template's longest.
-			timeout = max(timeout, time.Duration(f.Timeout)*time.Second)
+		// Each function runs with its own Timeout from the template (not
+		// time-scaled: it bounds real work), unless the config overrides
+		// it for all.
+		timeout := time.Duration(f.Timeout) * time.Second
+		if l.cfg.Functions.Timeout > 0 {
+			timeout = time.Duration(l.cfg.Functions.Timeout)
 		}
+		handlers[f.Name] = statemachine.InProcessFunction{Handler: h, Timeout: timeout}
 	}
-	l.Invoker = statemachine.NewInProcess(handlers, l.cfg.Region, l.cfg.AccountID, timeout)
+	l.Invoker = statemachine.NewInProcess(handlers, l.cfg.Region, l.cfg.AccountID)
 	return nil
 }
 

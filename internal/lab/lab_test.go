@@ -378,6 +378,22 @@ func TestLabWithProjectTemplate(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
+	// Each function runs with its own Timeout from the template.
+	fns, err := l.Stack.Functions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	timeouts := map[string]bool{}
+	for _, f := range fns {
+		got, ok := l.Invoker.(*statemachine.InProcess).Timeout(f.Name)
+		if !ok || got != time.Duration(f.Timeout)*time.Second {
+			t.Errorf("%s runs with timeout %v, want the template's %d s", f.Name, got, f.Timeout)
+		}
+		timeouts[got.String()] = true
+	}
+	if len(timeouts) < 2 {
+		t.Errorf("every function has the same timeout %v: the template gives them different ones", timeouts)
+	}
 	if sms := l.States.StateMachines(); len(sms) != 1 || sms[0].ARN != l.Env()["RELAYSHIFT_STATE_MACHINE_ARN"] {
 		t.Fatalf("state machines %+v", sms)
 	}
