@@ -189,7 +189,8 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t := tg.pick()
 	if t == nil {
 		// NOTE: ALB answers 503 when the target group has no registered
-		// targets (ALB troubleshooting: HTTP 503).
+		// targets (ALB troubleshooting: HTTP 503); the lab does the same
+		// when its targets are all still in initial (⚠ not documented).
 		lb.elbError(w, start, tg, http.StatusServiceUnavailable)
 		return
 	}

@@ -256,30 +256,38 @@ func (tg *TargetGroup) Health() []TargetHealth {
 	return out
 }
 
-// pick chooses a target round robin among the healthy ones; when none is
-// healthy it fails open to every registered target that is not draining,
-// as ALB does. It returns nil when the group has no such target.
+// pick chooses a target round robin among the healthy ones. When every
+// registered target that is not draining is unhealthy it fails open to
+// them, as ALB does; targets still in initial get no traffic. It returns
+// nil when there is no target to route to.
 func (tg *TargetGroup) pick() *target {
 	tg.mu.Lock()
 	defer tg.mu.Unlock()
-	var healthy, open []*target
+	var healthy, unhealthy []*target
+	initial := 0
 	for _, t := range tg.targets {
 		t.mu.Lock()
 		st, dr := t.state, t.draining
 		t.mu.Unlock()
-		if dr {
-			continue
-		}
-		open = append(open, t)
-		if st == StateHealthy || st == StateUnavailable {
+		switch {
+		case dr:
+		case st == StateHealthy || st == StateUnavailable:
 			healthy = append(healthy, t)
+		case st == StateUnhealthy:
+			unhealthy = append(unhealthy, t)
+		default:
+			initial++
 		}
 	}
-	// NOTE: "If there are no healthy targets, the load balancer routes
-	// requests to all targets" (ALB target group health checks, fail open).
+	// NOTE: "If a target group contains only unhealthy registered targets,
+	// the load balancer routes requests to all those targets, regardless
+	// of their health status" (ALB user guide, Health checks for
+	// Application Load Balancer target groups). Fail-open is documented
+	// for that case only: a group whose targets are still in initial (or
+	// initial and unhealthy) has no target to route to, and answers 503.
 	pool := healthy
-	if len(pool) == 0 {
-		pool = open
+	if len(pool) == 0 && initial == 0 {
+		pool = unhealthy
 	}
 	if len(pool) == 0 {
 		return nil
@@ -386,7 +394,13 @@ func (tg *TargetGroup) check(ctx context.Context, t *target) {
 	} else {
 		t.okRun, t.failRun = 0, t.failRun+1
 	}
+	// NOTE: "After your target is registered, it must pass one health
+	// check to be considered healthy" (ALB user guide, Health checks for
+	// Application Load Balancer target groups): HealthyThresholdCount
+	// applies to an unhealthy target coming back.
 	switch {
+	case ok && t.state == StateInitial:
+		t.state, t.reason, t.desc = StateHealthy, "", ""
 	case ok && t.state != StateHealthy && t.okRun >= tg.hc.HealthyThreshold:
 		t.state, t.reason, t.desc = StateHealthy, "", ""
 	case !ok && t.state != StateUnhealthy && t.failRun >= tg.hc.UnhealthyThreshold:
