@@ -314,7 +314,7 @@ func TestAPIErrors(t *testing.T) {
 	}
 	_, err = c.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("parallel"), Definition: aws.String(readTestdata(t, "unsupported-parallel.asl.json")), RoleArn: aws.String(testRole)})
 	var invalidDef *types.InvalidDefinition
-	if !errors.As(err, &invalidDef) || !strings.Contains(invalidDef.ErrorMessage(), `state "CheckBothColours": the Parallel state type is not supported`) {
+	if !errors.As(err, &invalidDef) || !strings.Contains(invalidDef.ErrorMessage(), `state "CheckBothColours": Parallel state is not supported`) {
 		t.Errorf("unsupported definition = %v, want InvalidDefinition naming the state and the feature", err)
 	}
 	_, err = c.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: aws.String(smARN), MaxResults: 1001})

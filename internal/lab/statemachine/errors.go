@@ -8,8 +8,6 @@ import (
 // Error names the engine raises itself.
 const (
 	ErrAll                 = "States.ALL"
-	ErrTaskFailed          = "States.TaskFailed"
-	ErrTimeout             = "States.Timeout"
 	ErrRuntime             = "States.Runtime"
 	ErrNoChoiceMatched     = "States.NoChoiceMatched"
 	ErrResultPathMatch     = "States.ResultPathMatchFailure"
@@ -32,9 +30,9 @@ func (e *stateError) Error() string { return e.Name + ": " + e.Cause }
 // matches reports whether a retrier's or catcher's ErrorEquals list matches
 // the error name.
 // NOTE: "States.ALL ... can't catch the States.DataLimitExceeded terminal
-// error or Runtime error types"; "States.TaskFailed ... acts as a wildcard
-// that matches any known error name except for States.Timeout" (developer
-// guide, Handling errors in Step Functions workflows).
+// error or Runtime error types" (developer guide, Handling errors in Step
+// Functions workflows); the other States.* names in ErrorEquals are
+// refused at load (features.go).
 // A States.Runtime error "isn't retriable, and will always cause the
 // execution to fail" (same page), whatever the list names.
 func matches(errorEquals []string, name string) bool {
@@ -42,13 +40,8 @@ func matches(errorEquals []string, name string) bool {
 		return false
 	}
 	for _, e := range errorEquals {
-		switch e {
-		case name, ErrAll:
+		if e == name || e == ErrAll {
 			return true
-		case ErrTaskFailed:
-			if name != ErrTimeout {
-				return true
-			}
 		}
 	}
 	return false

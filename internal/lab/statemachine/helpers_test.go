@@ -1,7 +1,6 @@
 package statemachine
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -92,7 +91,6 @@ func newLab(t *testing.T, handlers map[string]Handler, opts ...func(*Options)) *
 	o := Options{
 		Invoker: NewInProcess(inProcess(handlers, 0), "us-east-1", "123456789012"),
 		Clock:   clock,
-		Jitter:  func() float64 { return 0.5 },
 	}
 	for _, f := range opts {
 		f(&o)
@@ -201,5 +199,3 @@ func taskDef(fields string, more ...string) string {
 }
 
 var errBoom = errors.New("boom")
-
-func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
