@@ -447,7 +447,7 @@ func (a *Alarms) evaluate(s AlarmSpec, current StateValue, now time.Time) StateV
 	vals, err := a.store.evaluate(qs, w)
 	var t *tseries
 	if err == nil {
-		t, err = asSeries(vals[id], Query{ID: id}, w, period)
+		t, err = asSeries(vals[id], Query{ID: id})
 	}
 	if err != nil {
 		return StateValue{Value: StateInsufficientData, Reason: "Unchecked: " + err.Message, Timestamp: now}

@@ -75,12 +75,12 @@ func TestGetMetricDataMathAndNoData(t *testing.T) {
 	}
 	queries := []Query{
 		m("mreq", "RequestCount"), m("m5xx", "HTTPCode_Target_5XX_Count"),
-		{ID: "rate", Expression: "FILL(m5xx, 0) / mreq * 100", Label: "5xx %"},
+		{ID: "rate", Expression: "100 * FILL(m5xx, 0) / mreq", Label: "5xx %"}, // the template's alarm
 		{ID: "raw", Expression: "m5xx / mreq * 100"},
-		{ID: "ifrate", Expression: "IF(mreq > 0, FILL(m5xx,0)/mreq*100, 0)"},
-		{ID: "total", Expression: "SUM(mreq)"},
-		{ID: "arr", Expression: "SUM([mreq, FILL(m5xx, 0)])"},
-		{ID: "neg", Expression: "-(2 ^ 3) + ABS(-1) * 2"},
+		{ID: "filled", Expression: "FILL(m5xx, 0)"},
+		{ID: "ok", Expression: "(mreq - FILL(m5xx, 0)) / mreq * 100"},
+		{ID: "sum", Expression: "mreq + FILL(m5xx, 0) + 1"},
+		{ID: "nested", Expression: "FILL(m5xx / mreq, 7) * 2"},
 	}
 	res, err := s.GetMetricData(queries, t0, t0.Add(3*time.Minute), true)
 	if err != nil {
@@ -94,12 +94,12 @@ func TestGetMetricDataMathAndNoData(t *testing.T) {
 		}
 	}
 	want := map[string][]float64{
-		"rate":   {5, 0}, // minute 2 has no requests: no datapoint
-		"raw":    {5},    // without FILL the quiet minute disappears
-		"ifrate": {5, 0}, // IF over mreq's datapoints
-		"total":  {150, 150, 150},
-		"arr":    {105, 50, 0}, // FILL gives m5xx a value on every bucket
-		"neg":    {-6, -6, -6},
+		"rate":   {5, 0},        // minute 2 has no requests: no datapoint (x/0 is dropped)
+		"raw":    {5},           // without FILL the quiet minute disappears
+		"filled": {5, 0, 0},     // FILL gives m5xx a value on every bucket of the query
+		"ok":     {95, 100},     // parentheses
+		"sum":    {106, 51},     // mreq has no datapoint in minute 2
+		"nested": {0.1, 14, 14}, // FILL over an expression's series
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("(-want +got):\n%s", diff)
@@ -131,7 +131,14 @@ func TestGetMetricDataRefusesBadQueries(t *testing.T) {
 		{"bad period", []Query{{ID: "m1", MetricStat: &MetricStat{Metric: ms.Metric, Period: 45, Stat: "Sum"}}}, "multiple of 60"},
 		{"syntax", []Query{{ID: "e1", Expression: "m1 +"}}, "Error in expression 'e1'"},
 		{"unknown id", []Query{{ID: "e1", Expression: "m9 * 2"}}, `unrecognized metric id "m9"`},
-		{"unsupported function", []Query{{ID: "e1", Expression: "ANOMALY_DETECTION_BAND(m1)"}, {ID: "m1", MetricStat: ms}}, "ANOMALY_DETECTION_BAND is not supported"},
+		{"unsupported function", []Query{{ID: "e1", Expression: "ANOMALY_DETECTION_BAND(m1)"}, {ID: "m1", MetricStat: ms}}, "Error in expression 'e1': function ANOMALY_DETECTION_BAND is not supported"},
+		{"IF", []Query{{ID: "e1", Expression: "IF(m1, 1, 0)"}, {ID: "m1", MetricStat: ms}}, "function IF is not supported"},
+		{"FILL REPEAT", []Query{{ID: "e1", Expression: "FILL(m1, REPEAT)"}, {ID: "m1", MetricStat: ms}}, `FILL's second argument "REPEAT" is not supported`},
+		{"comparison", []Query{{ID: "e1", Expression: "m1 > 0"}, {ID: "m1", MetricStat: ms}}, `'>' is not supported`},
+		{"power", []Query{{ID: "e1", Expression: "m1 ^ 2"}, {ID: "m1", MetricStat: ms}}, `'^' is not supported`},
+		{"array", []Query{{ID: "e1", Expression: "[m1]"}, {ID: "m1", MetricStat: ms}}, `'[' is not supported`},
+		{"unary minus", []Query{{ID: "e1", Expression: "-m1"}, {ID: "m1", MetricStat: ms}}, "unary minus is not supported"},
+		{"a constant", []Query{{ID: "e1", Expression: "2 * 50"}}, "does not return a time series"},
 		{"cycle", []Query{{ID: "a", Expression: "b"}, {ID: "b", Expression: "a"}}, "circular"},
 		{"duplicate", []Query{{ID: "m1", MetricStat: ms}, {ID: "m1", MetricStat: ms}}, "not unique"},
 	} {
