@@ -153,7 +153,6 @@ func (c *CloudWatch) getMetricData(body []byte) (any, error) {
 		Timestamps []time.Time `json:"Timestamps"`
 		Values     []float64   `json:"Values"`
 		StatusCode string      `json:"StatusCode"`
-		Messages   []message   `json:"Messages,omitempty"`
 	}
 	out := struct {
 		MetricDataResults []result  `json:"MetricDataResults"`

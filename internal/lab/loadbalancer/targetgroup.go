@@ -70,9 +70,6 @@ func (tg *TargetGroup) Dimension() string { return tg.dim }
 // HealthCheck returns its health-check settings (defaults filled in).
 func (tg *TargetGroup) HealthCheck() HealthCheck { return tg.hc }
 
-// DeregistrationDelay returns how long deregistered targets drain.
-func (tg *TargetGroup) DeregistrationDelay() time.Duration { return tg.dereg }
-
 // target is one registered target.
 type target struct {
 	id   string // host
@@ -81,17 +78,15 @@ type target struct {
 
 	inflight atomic.Int64
 
-	mu         sync.Mutex
-	state      string
-	reason     string
-	desc       string
-	checked    bool
-	okRun      int
-	failRun    int
-	draining   bool
-	drainCtx   context.Context
-	drainStop  context.CancelFunc
-	drainStart time.Time
+	mu        sync.Mutex
+	state     string
+	reason    string
+	desc      string
+	okRun     int
+	failRun   int
+	draining  bool
+	drainCtx  context.Context
+	drainStop context.CancelFunc
 }
 
 func (t *target) key() string { return net.JoinHostPort(t.id, strconv.Itoa(t.port)) }
@@ -129,7 +124,7 @@ func (tg *TargetGroup) RegisterTargets(urls ...string) error {
 				old.draining = false
 				old.drainStop()
 				old.state, old.reason, old.desc = StateInitial, ReasonRegistrationInProgress, "Target registration is in progress"
-				old.checked, old.okRun, old.failRun = false, 0, 0
+				old.okRun, old.failRun = 0, 0
 			}
 			old.mu.Unlock()
 			continue
@@ -169,14 +164,13 @@ func (tg *TargetGroup) DeregisterTargets(urls ...string) error {
 			return &Error{Code: CodeInvalidTarget, Message: fmt.Sprintf("The following targets are not registered: '%s'", k)}
 		}
 	}
-	now := tg.lb.cfg.Now()
 	for _, t := range tg.targets {
 		if !slices.Contains(keys, t.key()) {
 			continue
 		}
 		t.mu.Lock()
 		if !t.draining {
-			t.draining, t.drainStart = true, now
+			t.draining = true
 			if t.state == StateUnhealthy {
 				t.state = StateUnhealthyDraining
 			} else {
@@ -344,8 +338,8 @@ func (tg *TargetGroup) checkRound(ctx context.Context) {
 		}
 	}
 	tg.lb.publish(tg.lb.cfg.Now(), []Datum{
-		{Name: "HealthyHostCount", Dimensions: tg.dims(), Value: float64(healthy), Unit: "Count"},
-		{Name: "UnHealthyHostCount", Dimensions: tg.dims(), Value: float64(unhealthy), Unit: "Count"},
+		{Name: "HealthyHostCount", Dimensions: tg.dims(), Value: float64(healthy)},
+		{Name: "UnHealthyHostCount", Dimensions: tg.dims(), Value: float64(unhealthy)},
 	})
 }
 
@@ -388,7 +382,6 @@ func (tg *TargetGroup) check(ctx context.Context, t *target) {
 		return
 	}
 	before := t.state
-	t.checked = true
 	if ok {
 		t.okRun, t.failRun = t.okRun+1, 0
 	} else {

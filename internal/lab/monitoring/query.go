@@ -37,11 +37,7 @@ type Result struct {
 	Timestamps []time.Time
 	Values     []float64
 	StatusCode string
-	Messages   []Message
 }
-
-// Message is a MessageData entry.
-type Message struct{ Code, Value string }
 
 // Error codes of the CloudWatch API (the awsQueryError codes of its
 // exception shapes, plus ValidationError).

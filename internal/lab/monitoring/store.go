@@ -124,15 +124,3 @@ func (s *Store) values(m Metric, from, to time.Time) []sample {
 	}
 	return out
 }
-
-// Metrics lists the metrics the store holds (for ListMetrics-like views).
-func (s *Store) Metrics() []Metric {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := make([]Metric, 0, len(s.series))
-	for _, sr := range s.series {
-		out = append(out, sr.metric)
-	}
-	slices.SortFunc(out, func(a, b Metric) int { return strings.Compare(a.key(), b.key()) })
-	return out
-}

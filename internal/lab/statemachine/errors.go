@@ -1,7 +1,6 @@
 package statemachine
 
 import (
-	"errors"
 	"fmt"
 )
 
@@ -64,12 +63,6 @@ func (e *UnsupportedError) Error() string {
 
 func unsupported(where, feature string) error {
 	return &UnsupportedError{Where: where, Feature: feature}
-}
-
-// IsUnsupported reports whether err (from Load) is an UnsupportedError.
-func IsUnsupported(err error) bool {
-	var u *UnsupportedError
-	return errors.As(err, &u)
 }
 
 // causeError carries an error cause worded as AWS words it (capitalized,
