@@ -128,7 +128,14 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Lab, err error) {
 	})
 
 	// CloudWatch, EventBridge.
-	l.Metrics = monitoring.NewStore(opts.Now)
+	// NOTE: the store keeps raw datapoints (percentiles need them) for the
+	// longest window the project reads: an Evaluate step window (its bake
+	// plus holds; three hours of AWS time covers every preset strategy
+	// with the default 600 s hold) at the lab's time scale, plus one real
+	// minute because cwmetrics rounds a window's start down to the minute,
+	// as CloudWatch does. Alarms extend it to their own windows
+	// (Alarms.Put). At 1/60 that is four minutes, not three hours.
+	l.Metrics = monitoring.NewStore(opts.Now, time.Duration(float64(3*time.Hour)*cfg.TimeScale)+time.Minute)
 	l.Alarms = monitoring.NewAlarms(l.Metrics, monitoring.AlarmsConfig{
 		Region: cfg.Region, AccountID: cfg.AccountID, TimeScale: cfg.TimeScale, Now: opts.Now,
 		Log: l.log.With("service", "cloudwatch"), OnChange: l.alarmChanged,

@@ -405,6 +405,13 @@ func TestLabWithProjectTemplate(t *testing.T) {
 	if len(rules) != 1 || rules[0].Target.Function != "relayshift-RollbackFunction" {
 		t.Fatalf("rules %+v", rules)
 	}
+	// The metric store keeps three hours of AWS time at the lab's scale
+	// (1/600: 18 s) plus a real minute, not three hours of wall clock; the
+	// template's alarms (two or three 60 s periods: at most 0.4 s here)
+	// need less.
+	if got := l.Metrics.Retention(); got != 18*time.Second+time.Minute {
+		t.Errorf("metric retention %v, want 1m18s", got)
+	}
 	var buf bytes.Buffer
 	l.PrintSummary(&buf)
 	t.Logf("\n%s", buf.String())

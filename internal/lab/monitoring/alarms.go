@@ -266,6 +266,9 @@ func (a *Alarms) Put(spec AlarmSpec) error {
 	if err := spec.Validate(); err != nil {
 		return err
 	}
+	// The store keeps at least what the alarm evaluates (one period more
+	// for the bucket alignment).
+	a.store.keepAtLeast(time.Duration(float64(spec.EvaluationPeriods+1) * float64(spec.period()) * float64(time.Second) * a.cfg.TimeScale))
 	now := a.cfg.Now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
