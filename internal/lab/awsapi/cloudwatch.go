@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/relayshift/relayshift/internal/lab/monitoring"
+
+	"github.com/relayshift/relayshift/internal/lab/uuid"
 )
 
 // cloudWatchService is the Smithy service name in rpcv2-CBOR paths.
@@ -49,7 +51,7 @@ func (c *CloudWatch) log() *slog.Logger {
 }
 
 func (c *CloudWatch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	reqID := newRequestID()
+	reqID := uuid.New()
 	w.Header().Set("X-Amzn-Requestid", reqID)
 	w.Header().Set("Smithy-Protocol", "rpc-v2-cbor")
 	prefix := "/service/" + cloudWatchService + "/operation/"

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/relayshift/relayshift/internal/lab/uuid"
 )
 
 // ServeHTTP serves the Step Functions API as the Go SDK's sfn client calls
@@ -22,7 +24,7 @@ import (
 // (aws-sdk-go-v2 service/sfn deserializers.go), and timestamps are epoch
 // seconds (awsJson1_0).
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	reqID := newUUID()
+	reqID := uuid.New()
 	w.Header().Set("X-Amzn-Requestid", reqID)
 	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), "AWSStepFunctions.")
 	if r.Method != http.MethodPost || !ok {

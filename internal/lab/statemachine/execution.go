@@ -6,6 +6,8 @@ import (
 	"math"
 	"strconv"
 	"time"
+
+	"github.com/relayshift/relayshift/internal/lab/uuid"
 )
 
 // Execution statuses.
@@ -469,7 +471,7 @@ func lambdaResult(body []byte) any {
 	} else if len(body) > 0 {
 		payload = string(body)
 	}
-	reqID := newUUID()
+	reqID := uuid.New()
 	length := strconv.Itoa(len(body))
 	return map[string]any{
 		"ExecutedVersion": "$LATEST",

@@ -16,6 +16,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/relayshift/relayshift/internal/lab/uuid"
 )
 
 // Invoker invokes Lambda functions synchronously (RequestResponse), as the
@@ -191,16 +193,16 @@ func (p *InProcess) Timeout(name string) (time.Duration, bool) {
 func (p *InProcess) Invoke(ctx context.Context, functionName string, payload []byte) ([]byte, error) {
 	name, qualifier, err := FunctionName(functionName)
 	if err != nil {
-		return nil, &ServiceError{Code: "InvalidParameterValueException", Message: err.Error(), StatusCode: 400, RequestID: newUUID()}
+		return nil, &ServiceError{Code: "InvalidParameterValueException", Message: err.Error(), StatusCode: 400, RequestID: uuid.New()}
 	}
 	fn, ok := p.functions[name]
 	if !ok || (qualifier != "" && qualifier != "$LATEST") {
 		return nil, &ServiceError{
-			Code: "ResourceNotFoundException", StatusCode: 404, RequestID: newUUID(),
+			Code: "ResourceNotFoundException", StatusCode: 404, RequestID: uuid.New(),
 			Message: "Function not found: " + LambdaARN(p.region, p.account, name) + qualifierSuffix(qualifier),
 		}
 	}
-	reqID := newUUID()
+	reqID := uuid.New()
 	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{
 		AwsRequestID:       reqID,
 		InvokedFunctionArn: LambdaARN(p.region, p.account, name),

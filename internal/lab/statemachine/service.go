@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 	"unicode"
+
+	"github.com/relayshift/relayshift/internal/lab/uuid"
 )
 
 // Options configure a Service.
@@ -252,7 +254,7 @@ func (x *execution) describeLocked() Execution {
 // API reference, StartExecution).
 func (s *Service) StartExecution(stateMachineARN, name, input string) (Execution, error) {
 	if name == "" {
-		name = newUUID()
+		name = uuid.New()
 	}
 	if !validName(name) {
 		return Execution{}, apiErr("InvalidName", "Invalid Name: '%s'", name)

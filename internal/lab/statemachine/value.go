@@ -2,7 +2,6 @@ package statemachine
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -101,11 +100,3 @@ func integer(v any) (int64, bool) {
 }
 
 func intValue(i int64) json.Number { return json.Number(strconv.FormatInt(i, 10)) }
-
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
-}
