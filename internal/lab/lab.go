@@ -167,7 +167,11 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Lab, err error) {
 	}
 
 	// The functions.
-	if err := l.startFunctions(opts.FunctionLog); err != nil {
+	fns, err := l.Stack.Functions()
+	if err != nil {
+		return nil, fmt.Errorf("template functions: %w", err)
+	}
+	if err := l.startFunctions(fns, opts.FunctionLog); err != nil {
 		return nil, err
 	}
 	l.Bus = eventbus.New(eventbus.Config{
@@ -183,11 +187,11 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Lab, err error) {
 		},
 	})
 	l.closers = append(l.closers, func(context.Context) error { l.Bus.Close(); return nil })
-	if err := l.loadEventsAndAlarms(); err != nil {
+	if err := l.loadEventsAndAlarms(fns); err != nil {
 		return nil, err
 	}
 
-	if err := l.startStates(runCtx, opts.ReadFile); err != nil {
+	if err := l.startStates(opts.ReadFile); err != nil {
 		return nil, err
 	}
 	l.wg.Go(func() { l.Alarms.Run(runCtx) })
@@ -195,12 +199,16 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Lab, err error) {
 	return l, nil
 }
 
+// DefaultTestHeader is the test route's routing header unless the config
+// names another: infra/relay.yaml's.
+const DefaultTestHeader = "x-relayshift-colour"
+
 // TestHeader returns the test route's routing header name.
 func (l *Lab) TestHeader() string {
 	if h := l.cfg.LoadBalancer.TestHeader; h != "" {
 		return h
 	}
-	return "x-relayshift-colour"
+	return DefaultTestHeader
 }
 
 // Endpoint returns the AWS endpoint's URL (AWS_ENDPOINT_URL).
@@ -262,10 +270,7 @@ func (l *Lab) startLoadBalancer(now func() time.Time) error {
 	}
 	// The test route, as infra/relay.yaml builds it: a fixed 404 without
 	// the routing header, a rule per colour with it.
-	header := cfg.TestHeader
-	if header == "" {
-		header = "x-relayshift-colour"
-	}
+	header := l.TestHeader()
 	if l.Test, err = l.LB.AddListener(loadbalancer.ListenerSpec{Key: "test", Addr: cfg.Test,
 		DefaultActions: []loadbalancer.Action{{Type: loadbalancer.ActionFixedResponse, FixedResponse: &loadbalancer.FixedResponse{
 			StatusCode: "404", ContentType: "text/plain", MessageBody: "test route: send " + header + ": blue or green"}}}}); err != nil {
@@ -349,11 +354,7 @@ func (l *Lab) functionsAWSConfig() aws.Config {
 	}
 }
 
-func (l *Lab) startFunctions(logOut io.Writer) error {
-	fns, err := l.Stack.Functions()
-	if err != nil {
-		return fmt.Errorf("template functions: %w", err)
-	}
+func (l *Lab) startFunctions(fns []stack.Function, logOut io.Writer) error {
 	byLogicalID := map[string]functions.Function{}
 	for _, f := range functions.All() {
 		byLogicalID[f.LogicalID] = f
@@ -415,11 +416,7 @@ func (l *Lab) FunctionName(logicalID string) (string, bool) {
 	return n, ok
 }
 
-func (l *Lab) loadEventsAndAlarms() error {
-	fns, err := l.Stack.Functions()
-	if err != nil {
-		return err
-	}
+func (l *Lab) loadEventsAndAlarms(fns []stack.Function) error {
 	for _, f := range fns {
 		for _, r := range f.Rules {
 			p, err := eventbus.Compile(r.Pattern)

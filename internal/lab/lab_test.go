@@ -338,9 +338,16 @@ func TestRelaysimTargetsReleaseAndSecret(t *testing.T) {
 	}
 	waitFor(t, "v3 serving on green", func() bool { _, v, s := call(l.Test.URL(), true); return v == "v3" && s == 200 })
 	waitFor(t, "the v2 target deregistered", func() bool { return len(l.Green.Health()) == 1 })
-	if _, err := http.Get(old.URL + "/health"); err == nil {
-		waitFor(t, "v2 stopped", func() bool { _, err := http.Get(old.URL + "/health"); return err != nil })
+	reachable := func() bool {
+		resp, err := http.Get(old.URL + "/health")
+		if err != nil {
+			return false
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return true
 	}
+	waitFor(t, "v2 stopped", func() bool { return !reachable() })
 	// Faults on the running instances.
 	if err := l.SetFaults("green", relaysim.Faults{ErrorRate: 1}); err != nil {
 		t.Fatal(err)
