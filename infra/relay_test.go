@@ -9,6 +9,7 @@ import (
 
 	"github.com/relayshift/relayshift/internal/deploy"
 	"github.com/relayshift/relayshift/internal/functions"
+	"github.com/relayshift/relayshift/internal/lab/stack"
 	"github.com/relayshift/relayshift/internal/samtemplate"
 )
 
@@ -51,10 +52,12 @@ func checkRelay(t *testing.T, a artefacts) error {
 	var errs []error
 	params := map[string]string{"TestRouteKey": sampleTestRouteKey}
 	for name, p := range relay.Parameters {
-		if d, ok := p["Default"]; ok {
-			params[name] = fmt.Sprint(d)
+		if p.Default != nil {
+			params[name] = *p.Default
 		}
 	}
+	// Intrinsics resolve as in a deployed stack (the lab's resolver).
+	resolve := (&stack.Stack{T: relay, Params: params, Region: "eu-west-1", AccountID: "123456789012", StackName: "relay"}).Resolve
 
 	// Who may connect.
 	if inVPC := vpcFunctions(sam); len(inVPC) < len(probingFunctions) {
@@ -63,7 +66,7 @@ func checkRelay(t *testing.T, a artefacts) error {
 			errs = append(errs, fmt.Errorf("%s: no security group ingress on the TestListenerPort", relayFile))
 		}
 		for _, r := range ingress {
-			cidr, err := samtemplate.Eval(samtemplate.Path(r, "CidrIp"), params)
+			cidr, err := resolve(samtemplate.Path(r, "CidrIp"))
 			if err != nil || cidr != "0.0.0.0/0" {
 				errs = append(errs, fmt.Errorf("%s: the test listener admits %v (%v) by default, but %s run outside any VPC and reach it from AWS public addresses: admit 0.0.0.0/0 (TestRouteKey guards the route)",
 					relayFile, cidr, err, strings.Join(slices.DeleteFunc(slices.Clone(probingFunctions), func(f string) bool { return slices.Contains(inVPC, f) }), " and ")))
@@ -72,8 +75,8 @@ func checkRelay(t *testing.T, a artefacts) error {
 	}
 
 	// The key.
-	key := relay.Parameters["TestRouteKey"]
-	if key == nil {
+	key, ok := relay.Parameters["TestRouteKey"]
+	if !ok {
 		errs = append(errs, fmt.Errorf("%s: no TestRouteKey parameter", relayFile))
 	} else {
 		errs = append(errs, checkRouteKey(key)...)
@@ -115,7 +118,7 @@ func checkRelay(t *testing.T, a artefacts) error {
 			continue
 		}
 		rulesOf[colour] = append(rulesOf[colour], r.LogicalID)
-		if err := requiresKey(r, colour, params); err != nil {
+		if err := requiresKey(r, colour, params, resolve); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %s forwards to %s %v", relayFile, r.LogicalID, colour, err))
 		}
 	}
@@ -144,10 +147,10 @@ func checkRelay(t *testing.T, a artefacts) error {
 	if d := fmt.Sprint(samtemplate.Path(relay.Outputs["TestListenerUrl"], "Description")); !strings.Contains(d, documentedTestHeader) {
 		errs = append(errs, fmt.Errorf("%s: output TestListenerUrl does not document TestHeader %q", relayFile, documentedTestHeader))
 	}
-	if d := fmt.Sprint(sam.Parameters["TestHeader"]["Description"]); !strings.Contains(d, documentedTestHeader) {
+	if d := sam.Parameters["TestHeader"].Description; !strings.Contains(d, documentedTestHeader) {
 		errs = append(errs, fmt.Errorf("%s: parameter TestHeader does not document %q for %s", templateFile, documentedTestHeader, relayFile))
 	}
-	if sam.Parameters["TestHeader"]["NoEcho"] != true {
+	if !sam.Parameters["TestHeader"].NoEcho {
 		errs = append(errs, fmt.Errorf("%s: parameter TestHeader carries the test route's key: it must be NoEcho", templateFile))
 	}
 	return joinErrs(errs)
@@ -181,21 +184,21 @@ func testIngress(relay *samtemplate.Template) ([]any, bool) {
 }
 
 // checkRouteKey checks the TestRouteKey parameter.
-func checkRouteKey(p map[string]any) []error {
+func checkRouteKey(p samtemplate.Parameter) []error {
 	var errs []error
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: TestRouteKey: %s", relayFile, fmt.Sprintf(format, args...)))
 	}
-	if p["NoEcho"] != true {
+	if !p.NoEcho {
 		bad("must be NoEcho (it is the secret of the test route)")
 	}
-	if n, ok := p["MinLength"].(int); !ok || n < 16 {
-		bad("MinLength %v, want at least 16", p["MinLength"])
+	if p.MinLength == nil || *p.MinLength < 16 {
+		bad("MinLength %v, want at least 16", show(p.MinLength))
 	}
-	if n, ok := p["MaxLength"].(int); !ok || n+len("green.") > maxHeaderConditionValue {
-		bad("MaxLength %v: \"green.\" + key must fit the %d characters of a header condition value", p["MaxLength"], maxHeaderConditionValue)
+	if p.MaxLength == nil || *p.MaxLength+len("green.") > maxHeaderConditionValue {
+		bad("MaxLength %v: \"green.\" + key must fit the %d characters of a header condition value", show(p.MaxLength), maxHeaderConditionValue)
 	}
-	pattern, _ := p["AllowedPattern"].(string)
+	pattern := p.AllowedPattern
 	re, err := regexp.Compile("^(?:" + pattern + ")$")
 	if pattern == "" || err != nil {
 		bad("AllowedPattern %q (%v): want letters and digits only", pattern, err)
@@ -210,6 +213,13 @@ func checkRouteKey(p map[string]any) []error {
 		}
 	}
 	return errs
+}
+
+func show(n *int) any {
+	if n == nil {
+		return "unset"
+	}
+	return *n
 }
 
 // forwardColour returns the colour of the one target group rule r forwards
@@ -228,7 +238,7 @@ func forwardColour(r samtemplate.Resource, colourOf map[string]string) (string, 
 
 // requiresKey checks that rule r matches only the header
 // x-relayshift-colour: <colour>.<TestRouteKey>.
-func requiresKey(r samtemplate.Resource, colour string, params map[string]string) error {
+func requiresKey(r samtemplate.Resource, colour string, params map[string]string, resolve func(any) (any, error)) error {
 	want := colour + "." + params["TestRouteKey"]
 	conds, _ := r.Properties["Conditions"].([]any)
 	for _, c := range conds {
@@ -236,7 +246,7 @@ func requiresKey(r samtemplate.Resource, colour string, params map[string]string
 		if samtemplate.Path(c, "Field") != "http-header" || !strings.EqualFold(name, testRouteHeader) {
 			continue
 		}
-		values, err := samtemplate.Eval(samtemplate.Path(c, "HttpHeaderConfig", "Values"), params)
+		values, err := resolve(samtemplate.Path(c, "HttpHeaderConfig", "Values"))
 		if err != nil {
 			return fmt.Errorf("on header values it cannot evaluate: %v", err)
 		}

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/relayshift/relayshift/internal/functions"
+	"github.com/relayshift/relayshift/internal/lab/monitoring"
+	"github.com/relayshift/relayshift/internal/lab/stack"
 	"github.com/relayshift/relayshift/internal/samtemplate"
 	"github.com/relayshift/relayshift/internal/stackoutputs"
 )
@@ -150,60 +152,86 @@ func emptyPolicyDocuments(r samtemplate.Resource) []error {
 
 func isNoValue(v any) bool { return samtemplate.Path(v, "Ref") == "AWS::NoValue" }
 
-// Sample values to evaluate the alarms' dimensions with.
+// Sample values to resolve the alarms with.
 const (
 	sampleListener = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/relay/50dc6c495c0c9188/f2f7dc8efc522ab2"
 	sampleBlueTG   = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/relay-blue/73e2d6bc24d8a067"
 	sampleGreenTG  = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/relay-green/1f2e3d4c5b6a7980"
+	samplePrefix   = "sample-prefix-"
 )
 
-// checkAlarms: both colours have the three alarms, in the regular shape
-// the local lab reads, each watching its own colour's target group with the
-// dimensions CloudWatch publishes (LoadBalancer app/<name>/<id> plus
-// TargetGroup targetgroup/<name>/<id>); the rollback function's rule
-// matches the prefix and ALARM, with a retry policy and a dead-letter queue.
+// checkAlarms: both colours have the three alarms, resolved as the local
+// lab resolves them (internal/lab/stack) and valid as the lab's CloudWatch
+// creates them (PutMetricAlarm's rules, the metric-math expression
+// included), in the regular shape — the Metrics form, named
+// ${AlarmPrefix}<colour>-<kind>, DatapointsToAlarm set — each watching its
+// own colour's target group with the dimensions CloudWatch publishes
+// (LoadBalancer app/<name>/<id> plus TargetGroup targetgroup/<name>/<id>);
+// the rollback function's rule matches the prefix and ALARM, with a retry
+// policy and a dead-letter queue.
 func checkAlarms(t *testing.T, a artefacts) error {
 	tmpl := loadTemplate(t, a)
-	alarms, err := tmpl.Alarms()
+	params := map[string]string{"ListenerArn": sampleListener, "BlueTargetGroupArn": sampleBlueTG, "GreenTargetGroupArn": sampleGreenTG, "AlarmPrefix": samplePrefix}
+	for name, p := range tmpl.Parameters {
+		if _, ok := params[name]; !ok && p.Default != nil {
+			params[name] = *p.Default
+		}
+	}
+	s := &stack.Stack{T: tmpl, Params: params, Region: "eu-west-1", AccountID: "123456789012", StackName: "relayshift"}
+	alarms, err := s.Alarms()
 	if err != nil {
 		return err
 	}
 	var errs []error
-	params := map[string]string{"ListenerArn": sampleListener, "BlueTargetGroupArn": sampleBlueTG, "GreenTargetGroupArn": sampleGreenTG}
 	wantTG := map[string]string{"blue": "targetgroup/relay-blue/73e2d6bc24d8a067", "green": "targetgroup/relay-green/1f2e3d4c5b6a7980"}
 	seen := map[string]bool{}
 	for _, al := range alarms {
-		seen[al.Suffix] = true
-		colour, _, _ := strings.Cut(al.Suffix, "-")
-		if wantTG[colour] == "" {
-			errs = append(errs, fmt.Errorf("%s: name suffix %q does not start with a colour", al.LogicalID, al.Suffix))
+		var spec monitoring.AlarmSpec
+		if err := al.Decode(&spec); err != nil {
+			errs = append(errs, err)
 			continue
 		}
-		returned := 0
-		for _, m := range al.Metrics {
-			if m.ReturnData {
-				returned++
-			}
-			if m.Expression != "" {
+		if err := spec.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: the lab's CloudWatch refuses it: %w", al.LogicalID, err))
+		}
+		suffix, ok := strings.CutPrefix(spec.AlarmName, samplePrefix)
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s: name %q does not start with the AlarmPrefix parameter (the rollback rule matches it)", al.LogicalID, spec.AlarmName))
+			continue
+		}
+		seen[suffix] = true
+		colour, _, _ := strings.Cut(suffix, "-")
+		if wantTG[colour] == "" {
+			errs = append(errs, fmt.Errorf("%s: name suffix %q does not start with a colour", al.LogicalID, suffix))
+			continue
+		}
+		if len(spec.Metrics) == 0 {
+			errs = append(errs, fmt.Errorf("%s: use the Metrics form", al.LogicalID))
+		}
+		if spec.DatapointsToAlarm == 0 {
+			errs = append(errs, fmt.Errorf("%s: DatapointsToAlarm is not set", al.LogicalID))
+		}
+		for _, m := range spec.Metrics {
+			if m.MetricStat == nil {
 				continue
 			}
-			if m.Namespace != "AWS/ApplicationELB" {
-				errs = append(errs, fmt.Errorf("%s: metric %s in namespace %q", al.LogicalID, m.ID, m.Namespace))
+			metric := m.MetricStat.Metric
+			if metric.Namespace != "AWS/ApplicationELB" {
+				errs = append(errs, fmt.Errorf("%s: metric %s in namespace %q", al.LogicalID, m.ID, metric.Namespace))
 			}
-			lb, err := samtemplate.Eval(m.Dimensions["LoadBalancer"], params)
-			if err != nil || lb != "app/relay/50dc6c495c0c9188" {
-				errs = append(errs, fmt.Errorf("%s: metric %s: LoadBalancer dimension = %v (%v), want app/<name>/<id> of the listener's load balancer", al.LogicalID, m.ID, lb, err))
+			dims := map[string]string{}
+			for _, d := range metric.Dimensions {
+				dims[d.Name] = d.Value
 			}
-			tg, err := samtemplate.Eval(m.Dimensions["TargetGroup"], params)
-			if err != nil || tg != wantTG[colour] {
-				errs = append(errs, fmt.Errorf("%s: metric %s: TargetGroup dimension = %v (%v), want the %s target group's %s", al.LogicalID, m.ID, tg, err, colour, wantTG[colour]))
+			if lb := dims["LoadBalancer"]; lb != "app/relay/50dc6c495c0c9188" {
+				errs = append(errs, fmt.Errorf("%s: metric %s: LoadBalancer dimension = %q, want app/<name>/<id> of the listener's load balancer", al.LogicalID, m.ID, lb))
 			}
-			if len(m.Dimensions) != 2 {
-				errs = append(errs, fmt.Errorf("%s: metric %s has dimensions %v, want LoadBalancer and TargetGroup", al.LogicalID, m.ID, slices.Sorted(maps.Keys(m.Dimensions))))
+			if tg := dims["TargetGroup"]; tg != wantTG[colour] {
+				errs = append(errs, fmt.Errorf("%s: metric %s: TargetGroup dimension = %q, want the %s target group's %s", al.LogicalID, m.ID, tg, colour, wantTG[colour]))
 			}
-		}
-		if returned != 1 {
-			errs = append(errs, fmt.Errorf("%s: %d metrics return data, want 1", al.LogicalID, returned))
+			if len(metric.Dimensions) != 2 || len(dims) != 2 {
+				errs = append(errs, fmt.Errorf("%s: metric %s has dimensions %v, want LoadBalancer and TargetGroup", al.LogicalID, m.ID, slices.Sorted(maps.Keys(dims))))
+			}
 		}
 	}
 	for _, colour := range []string{"blue", "green"} {

@@ -17,7 +17,7 @@ type Invocation struct {
 	// Via is the Task state that invoked it, or "EventBridge".
 	Via string
 	// Duration is how long the invocation ran: TaskStarted to its
-	// TaskSucceeded/TaskFailed/TaskTimedOut in the history, or the
+	// TaskSucceeded/TaskFailed in the history, or the
 	// EventBridge delivery's receipt to the function's answer.
 	Duration time.Duration
 }
@@ -178,7 +178,7 @@ func analyse(arn string, events []statemachine.Event, waits map[string]waitSpec,
 			fn = name
 		case e.TaskStarted != nil:
 			started, inFlight = e.Timestamp, true
-		case e.TaskSucceeded != nil || e.TaskFailed != nil || e.TaskTimedOut != nil:
+		case e.TaskSucceeded != nil || e.TaskFailed != nil:
 			if inFlight {
 				closeTask(e.Timestamp)
 			}

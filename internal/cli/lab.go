@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/relayshift/relayshift/internal/lab"
@@ -31,5 +32,20 @@ func runLab(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "relayshift lab: %v\n", err)
 		return ExitUsage
 	}
-	return lab.Run(ctx, cfg, flags.Verbose(), env.Stdout, env.Stderr)
+	return labExitCode(env, lab.Run(ctx, cfg, flags.Verbose(), env.Stdout, env.Stderr))
+}
+
+// labExitCode maps lab.Run's outcome to the exit codes labMore documents,
+// reporting the error.
+func labExitCode(env *Env, err error) int {
+	var stop *lab.StopError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &stop):
+		fmt.Fprintf(env.Stderr, "relayshift lab: %v\n", err)
+		return ExitFailed
+	}
+	fmt.Fprintf(env.Stderr, "relayshift lab: %v\n", err)
+	return ExitUsage
 }

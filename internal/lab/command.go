@@ -8,10 +8,8 @@ import (
 	"log/slog"
 	"maps"
 	"os"
-	"os/signal"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/relayshift/relayshift/internal/lab/loadbalancer"
@@ -93,12 +91,17 @@ func (f *Flags) Config() (Config, error) {
 // Verbose reports whether the functions' logs are wanted.
 func (f *Flags) Verbose() bool { return *f.verbose }
 
-// Run starts the lab, prints the summary, runs until ctx ends or SIGINT /
-// SIGTERM arrives, and stops it. It returns the exit code: 0 after a clean
-// stop, 1 when the lab could not start, 3 when it did not stop cleanly.
-func Run(ctx context.Context, cfg Config, verbose bool, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
+// StopError reports a lab that started but did not stop cleanly.
+type StopError struct{ Err error }
+
+func (e *StopError) Error() string { return "stop: " + e.Err.Error() }
+func (e *StopError) Unwrap() error { return e.Err }
+
+// Run starts the lab, prints the summary, runs until ctx ends (the caller
+// cancels it on SIGINT/SIGTERM: cmd/relayshift does), and stops it. It
+// returns the error that kept the lab from starting, a *StopError when it
+// did not stop cleanly, or nil.
+func Run(ctx context.Context, cfg Config, verbose bool, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	var fnLog io.Writer = io.Discard
 	if verbose {
@@ -106,20 +109,18 @@ func Run(ctx context.Context, cfg Config, verbose bool, stdout, stderr io.Writer
 	}
 	l, err := Start(ctx, cfg, Options{Log: log, FunctionLog: fnLog})
 	if err != nil {
-		fmt.Fprintf(stderr, "relayshift lab: %v\n", err)
-		return 1
+		return err
 	}
 	l.PrintSummary(stdout)
 	<-ctx.Done()
 	fmt.Fprintln(stderr, "relayshift lab: stopping")
-	cctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
 	if err := l.Close(cctx); err != nil {
-		fmt.Fprintf(stderr, "relayshift lab: stop: %v\n", err)
-		return 3
+		return &StopError{Err: err}
 	}
 	fmt.Fprintln(stderr, "relayshift lab: stopped")
-	return 0
+	return nil
 }
 
 // PrintSummary writes the endpoints and the environment to export.

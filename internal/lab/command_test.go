@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -48,7 +47,12 @@ green:
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill() })
+	var waitOnce sync.Once
+	var waitErr error
+	wait := func() error { waitOnce.Do(func() { waitErr = cmd.Wait() }); return waitErr }
+	// Whatever happens, the process is gone (and reaped) when the test
+	// ends.
+	t.Cleanup(func() { cmd.Process.Kill(); wait() })
 
 	// Read the summary up to its last line.
 	var out strings.Builder
@@ -82,7 +86,7 @@ green:
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	go func() { done <- wait() }()
 	select {
 	case err := <-done:
 		var ee *exec.ExitError
@@ -92,8 +96,7 @@ green:
 			t.Fatal(err)
 		}
 	case <-time.After(30 * time.Second):
-		cmd.Process.Signal(syscall.SIGKILL)
-		t.Fatalf("still running 30 s after SIGINT\n%s", stderr.String())
+		t.Fatalf("still running 30 s after SIGINT (killed)\n%s", stderr.String())
 	}
 	if !strings.Contains(stderr.String(), "relayshift lab: stopped") {
 		t.Fatalf("stderr:\n%s", stderr.String())

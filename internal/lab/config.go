@@ -78,7 +78,7 @@ type LoadBalancerConfig struct {
 	Production string `yaml:"production"`
 	Test       string `yaml:"test"`
 	// TestHeader is the test route's routing header (default
-	// x-relayshift-colour).
+	// DefaultTestHeader).
 	TestHeader string `yaml:"testHeader"`
 	// Rule, when set, adds a listener rule to the production listener that
 	// carries the blue/green split (RELAYSHIFT_RULE_ARN) instead of the
@@ -176,8 +176,9 @@ type FunctionsConfig struct {
 	// Endpoints, in endpoint mode instead of Endpoint, give each function
 	// (by logical id) its own aws-lambda-rie base URL.
 	Endpoints map[string]string `yaml:"endpoints"`
-	// Timeout bounds one invocation in process (default: the function's
-	// Timeout in the template).
+	// Timeout, when set, bounds every in-process invocation instead of
+	// each function's own Timeout in the template (the default). It is
+	// wall-clock time, not scaled.
 	Timeout Duration `yaml:"timeout"`
 }
 
@@ -188,7 +189,7 @@ func DefaultConfig() Config {
 		Template: "template.yaml", StackName: "relayshift", Region: "us-east-1", AccountID: "123456789012",
 		TimeScale: 1.0 / 60, Endpoint: "127.0.0.1:4566",
 		LoadBalancer: LoadBalancerConfig{
-			Name: "relay", Production: "127.0.0.1:8080", Test: "127.0.0.1:8081", TestHeader: "x-relayshift-colour", Stable: "blue",
+			Name: "relay", Production: "127.0.0.1:8080", Test: "127.0.0.1:8081", TestHeader: DefaultTestHeader, Stable: "blue",
 			ColourHeader: loadbalancer.DefaultColourHeader,
 			HealthCheck: HealthCheckConfig{Path: "/health", Interval: Duration(time.Second), Timeout: Duration(500 * time.Millisecond),
 				HealthyThreshold: 2, UnhealthyThreshold: 2, Matcher: "200"},

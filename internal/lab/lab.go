@@ -2,7 +2,6 @@ package lab
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -27,6 +26,7 @@ import (
 	"github.com/relayshift/relayshift/internal/lab/stack"
 	"github.com/relayshift/relayshift/internal/lab/statemachine"
 	"github.com/relayshift/relayshift/internal/relaysim"
+	"github.com/relayshift/relayshift/internal/samtemplate"
 )
 
 // Lab is the whole SAM application running on loopback: the ALB, the AWS
@@ -128,7 +128,14 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Lab, err error) {
 	})
 
 	// CloudWatch, EventBridge.
-	l.Metrics = monitoring.NewStore(opts.Now)
+	// NOTE: the store keeps raw datapoints (percentiles need them) for the
+	// longest window the project reads: an Evaluate step window (its bake
+	// plus holds; three hours of AWS time covers every preset strategy
+	// with the default 600 s hold) at the lab's time scale, plus one real
+	// minute because cwmetrics rounds a window's start down to the minute,
+	// as CloudWatch does. Alarms extend it to their own windows
+	// (Alarms.Put). At 1/60 that is four minutes, not three hours.
+	l.Metrics = monitoring.NewStore(opts.Now, time.Duration(float64(3*time.Hour)*cfg.TimeScale)+time.Minute)
 	l.Alarms = monitoring.NewAlarms(l.Metrics, monitoring.AlarmsConfig{
 		Region: cfg.Region, AccountID: cfg.AccountID, TimeScale: cfg.TimeScale, Now: opts.Now,
 		Log: l.log.With("service", "cloudwatch"), OnChange: l.alarmChanged,
@@ -160,7 +167,11 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Lab, err error) {
 	}
 
 	// The functions.
-	if err := l.startFunctions(opts.FunctionLog); err != nil {
+	fns, err := l.Stack.Functions()
+	if err != nil {
+		return nil, fmt.Errorf("template functions: %w", err)
+	}
+	if err := l.startFunctions(fns, opts.FunctionLog); err != nil {
 		return nil, err
 	}
 	l.Bus = eventbus.New(eventbus.Config{
@@ -176,11 +187,11 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Lab, err error) {
 		},
 	})
 	l.closers = append(l.closers, func(context.Context) error { l.Bus.Close(); return nil })
-	if err := l.loadEventsAndAlarms(); err != nil {
+	if err := l.loadEventsAndAlarms(fns); err != nil {
 		return nil, err
 	}
 
-	if err := l.startStates(runCtx, opts.ReadFile); err != nil {
+	if err := l.startStates(opts.ReadFile); err != nil {
 		return nil, err
 	}
 	l.wg.Go(func() { l.Alarms.Run(runCtx) })
@@ -188,12 +199,16 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Lab, err error) {
 	return l, nil
 }
 
+// DefaultTestHeader is the test route's routing header unless the config
+// names another: infra/relay.yaml's.
+const DefaultTestHeader = "x-relayshift-colour"
+
 // TestHeader returns the test route's routing header name.
 func (l *Lab) TestHeader() string {
 	if h := l.cfg.LoadBalancer.TestHeader; h != "" {
 		return h
 	}
-	return "x-relayshift-colour"
+	return DefaultTestHeader
 }
 
 // Endpoint returns the AWS endpoint's URL (AWS_ENDPOINT_URL).
@@ -255,10 +270,7 @@ func (l *Lab) startLoadBalancer(now func() time.Time) error {
 	}
 	// The test route, as infra/relay.yaml builds it: a fixed 404 without
 	// the routing header, a rule per colour with it.
-	header := cfg.TestHeader
-	if header == "" {
-		header = "x-relayshift-colour"
-	}
+	header := l.TestHeader()
 	if l.Test, err = l.LB.AddListener(loadbalancer.ListenerSpec{Key: "test", Addr: cfg.Test,
 		DefaultActions: []loadbalancer.Action{{Type: loadbalancer.ActionFixedResponse, FixedResponse: &loadbalancer.FixedResponse{
 			StatusCode: "404", ContentType: "text/plain", MessageBody: "test route: send " + header + ": blue or green"}}}}); err != nil {
@@ -318,15 +330,10 @@ func (l *Lab) relayshiftValues() map[string]string {
 }
 
 func (l *Lab) loadStack(read func(string) ([]byte, error)) error {
-	b, err := read(l.cfg.Template)
+	tpl, err := samtemplate.Read(read, l.cfg.Template)
 	if err != nil {
 		return fmt.Errorf("template: %w", err)
 	}
-	tpl, err := stack.Parse(b)
-	if err != nil {
-		return fmt.Errorf("template %s: %w", l.cfg.Template, err)
-	}
-	tpl.Dir = dirOf(l.cfg.Template)
 	values := tpl.ParametersFromEnvironment(l.relayshiftValues())
 	maps.Copy(values, l.cfg.Parameters)
 	params, err := tpl.Bind(values)
@@ -335,13 +342,6 @@ func (l *Lab) loadStack(read func(string) ([]byte, error)) error {
 	}
 	l.Stack = &stack.Stack{T: tpl, Params: params, Region: l.cfg.Region, AccountID: l.cfg.AccountID, StackName: l.cfg.StackName}
 	return nil
-}
-
-func dirOf(path string) string {
-	if i := strings.LastIndexAny(path, `/\`); i >= 0 {
-		return path[:i]
-	}
-	return "."
 }
 
 // functionsAWSConfig is the SDK configuration the in-process functions
@@ -354,11 +354,7 @@ func (l *Lab) functionsAWSConfig() aws.Config {
 	}
 }
 
-func (l *Lab) startFunctions(logOut io.Writer) error {
-	fns, err := l.Stack.Functions()
-	if err != nil {
-		return fmt.Errorf("template functions: %w", err)
-	}
+func (l *Lab) startFunctions(fns []stack.Function, logOut io.Writer) error {
 	byLogicalID := map[string]functions.Function{}
 	for _, f := range functions.All() {
 		byLogicalID[f.LogicalID] = f
@@ -383,8 +379,7 @@ func (l *Lab) startFunctions(logOut io.Writer) error {
 		l.Invoker = statemachine.NewRIEInvoker(byName, &http.Client{})
 		return nil
 	}
-	handlers := map[string]statemachine.Handler{}
-	timeout := time.Duration(l.cfg.Functions.Timeout)
+	handlers := map[string]statemachine.InProcessFunction{}
 	for _, f := range fns {
 		l.functionNames[f.LogicalID] = f.Name
 		l.functionEnv[f.Name] = f.Env
@@ -402,14 +397,16 @@ func (l *Lab) startFunctions(logOut io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("function %s: %w", f.LogicalID, err)
 		}
-		handlers[f.Name] = h
-		if l.cfg.Functions.Timeout == 0 {
-			// NOTE: the engine's in-process invoker has one timeout for all
-			// functions; the lab gives it the template's longest.
-			timeout = max(timeout, time.Duration(f.Timeout)*time.Second)
+		// Each function runs with its own Timeout from the template (not
+		// time-scaled: it bounds real work), unless the config overrides
+		// it for all.
+		timeout := time.Duration(f.Timeout) * time.Second
+		if l.cfg.Functions.Timeout > 0 {
+			timeout = time.Duration(l.cfg.Functions.Timeout)
 		}
+		handlers[f.Name] = statemachine.InProcessFunction{Handler: h, Timeout: timeout}
 	}
-	l.Invoker = statemachine.NewInProcess(handlers, l.cfg.Region, l.cfg.AccountID, timeout)
+	l.Invoker = statemachine.NewInProcess(handlers, l.cfg.Region, l.cfg.AccountID)
 	return nil
 }
 
@@ -419,24 +416,14 @@ func (l *Lab) FunctionName(logicalID string) (string, bool) {
 	return n, ok
 }
 
-func (l *Lab) loadEventsAndAlarms() error {
-	fns, err := l.Stack.Functions()
-	if err != nil {
-		return err
-	}
+func (l *Lab) loadEventsAndAlarms(fns []stack.Function) error {
 	for _, f := range fns {
 		for _, r := range f.Rules {
 			p, err := eventbus.Compile(r.Pattern)
 			if err != nil {
 				return fmt.Errorf("%s.Events.%s: %w", f.LogicalID, r.Name, err)
 			}
-			t := eventbus.Target{Function: f.Name}
-			if r.MaximumRetryAttempts != nil {
-				t.MaxRetries, t.MaxRetriesSet = *r.MaximumRetryAttempts, true
-			}
-			if r.MaximumEventAgeInSeconds != nil {
-				t.MaxAge = time.Duration(*r.MaximumEventAgeInSeconds) * time.Second
-			}
+			t := eventbus.Target{Function: f.Name, RetryPolicy: r.RetryPolicy}
 			if err := l.Bus.AddRule(eventbus.Rule{Name: l.cfg.StackName + "-" + f.LogicalID + r.Name, Pattern: p, Target: t}); err != nil {
 				return err
 			}
@@ -448,13 +435,9 @@ func (l *Lab) loadEventsAndAlarms() error {
 		return fmt.Errorf("template alarms: %w", err)
 	}
 	for _, a := range alarms {
-		b, err := json.Marshal(a.Properties)
-		if err != nil {
-			return err
-		}
 		var spec monitoring.AlarmSpec
-		if err := json.Unmarshal(b, &spec); err != nil {
-			return fmt.Errorf("alarm %s: %w", a.LogicalID, err)
+		if err := a.Decode(&spec); err != nil {
+			return err
 		}
 		if err := l.Alarms.Put(spec); err != nil {
 			return fmt.Errorf("alarm %s: %w", a.LogicalID, err)

@@ -31,6 +31,7 @@ import (
 	"github.com/relayshift/relayshift/internal/lab/monitoring"
 	"github.com/relayshift/relayshift/internal/lab/statemachine"
 	"github.com/relayshift/relayshift/internal/relaysim"
+	"github.com/relayshift/relayshift/internal/rollback"
 )
 
 // relay is a stand-in relay: /health answers 200; other paths answer 200,
@@ -237,7 +238,18 @@ func TestAlarmPathReachesRollbackFunction(t *testing.T) {
 		t.Fatalf("reason data %+v %v (%s)", r, err, ch.State.Reason)
 	}
 	t.Logf("alarm reason: %s", ch.State.Reason)
-	t.Logf("delivery: attempts %d, error %q, response %s", d.Attempts, d.Err, d.Response)
+	// The rollback function ran once and succeeded: with no deployment
+	// running, it reports nothing to roll back for this alarm.
+	if d.Err != "" || d.Attempts != 1 || d.DeadLettered {
+		t.Fatalf("delivery: attempts %d, error %q, dead-lettered %v, response %s", d.Attempts, d.Err, d.DeadLettered, d.Response)
+	}
+	var out rollback.Output
+	if err := json.Unmarshal(d.Response, &out); err != nil {
+		t.Fatalf("response %s: %v", d.Response, err)
+	}
+	if out.Action != rollback.ActionNothing || out.Trigger.AlarmName != "relayshift-relay-green-5xx-rate" || out.Trigger.State != "ALARM" {
+		t.Fatalf("rollback output %+v", out)
+	}
 }
 
 func TestLabStopsEverything(t *testing.T) {
@@ -326,9 +338,16 @@ func TestRelaysimTargetsReleaseAndSecret(t *testing.T) {
 	}
 	waitFor(t, "v3 serving on green", func() bool { _, v, s := call(l.Test.URL(), true); return v == "v3" && s == 200 })
 	waitFor(t, "the v2 target deregistered", func() bool { return len(l.Green.Health()) == 1 })
-	if _, err := http.Get(old.URL + "/health"); err == nil {
-		waitFor(t, "v2 stopped", func() bool { _, err := http.Get(old.URL + "/health"); return err != nil })
+	reachable := func() bool {
+		resp, err := http.Get(old.URL + "/health")
+		if err != nil {
+			return false
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return true
 	}
+	waitFor(t, "v2 stopped", func() bool { return !reachable() })
 	// Faults on the running instances.
 	if err := l.SetFaults("green", relaysim.Faults{ErrorRate: 1}); err != nil {
 		t.Fatal(err)
@@ -366,6 +385,22 @@ func TestLabWithProjectTemplate(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
+	// Each function runs with its own Timeout from the template.
+	fns, err := l.Stack.Functions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	timeouts := map[string]bool{}
+	for _, f := range fns {
+		got, ok := l.Invoker.(*statemachine.InProcess).Timeout(f.Name)
+		if !ok || got != time.Duration(f.Timeout)*time.Second {
+			t.Errorf("%s runs with timeout %v, want the template's %d s", f.Name, got, f.Timeout)
+		}
+		timeouts[got.String()] = true
+	}
+	if len(timeouts) < 2 {
+		t.Errorf("every function has the same timeout %v: the template gives them different ones", timeouts)
+	}
 	if sms := l.States.StateMachines(); len(sms) != 1 || sms[0].ARN != l.Env()["RELAYSHIFT_STATE_MACHINE_ARN"] {
 		t.Fatalf("state machines %+v", sms)
 	}
@@ -376,6 +411,13 @@ func TestLabWithProjectTemplate(t *testing.T) {
 	rules := l.Bus.Rules()
 	if len(rules) != 1 || rules[0].Target.Function != "relayshift-RollbackFunction" {
 		t.Fatalf("rules %+v", rules)
+	}
+	// The metric store keeps three hours of AWS time at the lab's scale
+	// (1/600: 18 s) plus a real minute, not three hours of wall clock; the
+	// template's alarms (two or three 60 s periods: at most 0.4 s here)
+	// need less.
+	if got := l.Metrics.Retention(); got != 18*time.Second+time.Minute {
+		t.Errorf("metric retention %v, want 1m18s", got)
 	}
 	var buf bytes.Buffer
 	l.PrintSummary(&buf)

@@ -10,7 +10,7 @@ import (
 
 // startStates runs the template's state machines on the lab's Step
 // Functions engine and serves the Step Functions API on the endpoint.
-func (l *Lab) startStates(_ context.Context, read func(string) ([]byte, error)) error {
+func (l *Lab) startStates(read func(string) ([]byte, error)) error {
 	svc, err := statemachine.NewService(statemachine.Options{
 		Invoker: l.Invoker, Region: l.cfg.Region, Account: l.cfg.AccountID,
 		TimeScale: l.cfg.TimeScale, Log: l.log.With("service", "states"),

@@ -96,43 +96,86 @@ func TestStatementsRejectsPolicyTemplates(t *testing.T) {
 	}
 }
 
-func TestEval(t *testing.T) {
-	params := map[string]string{
-		"ListenerArn":    "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/relay/50dc6c495c0c9188/f2f7dc8efc522ab2",
-		"TG":             "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/relay-blue/73e2d6bc24d8a067",
-		"AlarmPrefix":    "p-",
-		"AWS::Region":    "eu-west-1",
-		"AWS::StackName": "s",
+func TestFunctionViews(t *testing.T) {
+	tmpl, err := Parse([]byte(`
+Globals:
+  Function:
+    Timeout: 30
+    MemorySize: 256
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Timeout: 60
+      Events:
+        New: {Type: EventBridgeRule, Properties: {Pattern: {source: [a]}}}
+        Old: {Type: CloudWatchEvent, Properties: {Pattern: {source: [b]}}}
+        Api: {Type: Api, Properties: {Path: /x}}
+`))
+	if err != nil {
+		t.Fatal(err)
 	}
-	split := func(d, ref string) any { return map[string]any{"Fn::Split": []any{d, map[string]any{"Ref": ref}}} }
-	for _, tc := range []struct {
-		name string
-		v    any
-		want any
-	}{
-		{"load balancer dimension", map[string]any{"Fn::Join": []any{"/", []any{
-			map[string]any{"Fn::Select": []any{1, split("/", "ListenerArn")}},
-			map[string]any{"Fn::Select": []any{2, split("/", "ListenerArn")}},
-			map[string]any{"Fn::Select": []any{3, split("/", "ListenerArn")}},
-		}}}, "app/relay/50dc6c495c0c9188"},
-		{"target group dimension", map[string]any{"Fn::Select": []any{5, split(":", "TG")}}, "targetgroup/relay-blue/73e2d6bc24d8a067"},
-		{"sub", map[string]any{"Fn::Sub": "${AlarmPrefix}blue-5xx-rate in ${AWS::Region}"}, "p-blue-5xx-rate in eu-west-1"},
-		{"sub with variables and a literal", map[string]any{"Fn::Sub": []any{"${X}/${!Literal}", map[string]any{"X": map[string]any{"Ref": "AWS::StackName"}}}}, "s/${Literal}"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := Eval(tc.v, params)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != tc.want {
-				t.Fatalf("got %v, want %v", got, tc.want)
-			}
-		})
+	if got := tmpl.FunctionProperty("Fn", "Timeout"); got != 60 {
+		t.Errorf("Timeout = %v, want the function's own 60", got)
 	}
-	if _, err := Eval(map[string]any{"Fn::GetAtt": []any{"A", "B"}}, params); err == nil {
-		t.Error("Fn::GetAtt evaluated: want an error")
+	if got := tmpl.FunctionProperty("Fn", "MemorySize"); got != 256 {
+		t.Errorf("MemorySize = %v, want the global 256", got)
 	}
-	if _, err := Eval(map[string]any{"Ref": "Missing"}, params); err == nil {
-		t.Error("Ref to a missing parameter evaluated: want an error")
+	if got := tmpl.FunctionProperty("Fn", "Handler"); got != nil {
+		t.Errorf("Handler = %v, want nil", got)
+	}
+	want := map[string]map[string]any{
+		"New": {"Pattern": map[string]any{"source": []any{"a"}}},
+		"Old": {"Pattern": map[string]any{"source": []any{"b"}}},
+	}
+	if diff := cmp.Diff(want, tmpl.EventBridgeRules("Fn")); diff != "" {
+		t.Errorf("EventBridgeRules (-want +got):\n%s", diff)
+	}
+}
+
+func TestParametersBindAndFromEnvironment(t *testing.T) {
+	tmpl, err := Parse([]byte(strings.Replace(sample, "Parameters:\n", `Parameters:
+  Mode: {Type: String, Default: a, AllowedValues: [a, b]}
+  Arn: {Type: String, AllowedPattern: "arn:.*"}
+  Percent: {Type: Number, Default: 5}
+`, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := tmpl.Parameters["Percent"]; p.Default == nil || *p.Default != "5" || p.Type != "Number" {
+		t.Fatalf("Percent %+v: want the default as a string", p)
+	}
+	if got := tmpl.ParametersFromEnvironment(map[string]string{"A": "arn:listener", "B": "not a ref", "C": "unused"}); !cmp.Equal(got, map[string]string{"ListenerArn": "arn:listener"}) {
+		t.Errorf("ParametersFromEnvironment = %v", got)
+	}
+	got, err := tmpl.Bind(map[string]string{"ListenerArn": "l", "Arn": "arn:x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]string{"ListenerArn": "l", "Arn": "arn:x", "Flag": "", "Mode": "a", "Percent": "5"}, got); diff != "" {
+		t.Errorf("Bind (-want +got):\n%s", diff)
+	}
+	_, err = tmpl.Bind(map[string]string{"Arn": "nope", "Mode": "c", "Percent": "x", "Bogus": "1"})
+	for _, want := range []string{"parameter Bogus: the template has no such parameter", "parameter ListenerArn: no value and no default",
+		`parameter Arn: "nope" does not match`, `parameter Mode: "c" is not one of`, `parameter Percent: "x" is not a number`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Bind error %v does not say %q", err, want)
+		}
+	}
+}
+
+func TestReadSetsDir(t *testing.T) {
+	read := func(path string) ([]byte, error) {
+		if path != "infra/x/template.yaml" {
+			t.Fatalf("read %s", path)
+		}
+		return []byte(sample), nil
+	}
+	tmpl, err := Read(read, "infra/x/template.yaml")
+	if err != nil || tmpl.Dir != "infra/x" {
+		t.Fatalf("Dir %q, %v", tmpl.Dir, err)
+	}
+	if _, err := Parse([]byte("Parameters: {}\n")); err == nil || !strings.Contains(err.Error(), "no Resources") {
+		t.Fatalf("a template without Resources: %v", err)
 	}
 }

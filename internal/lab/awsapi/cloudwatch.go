@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/relayshift/relayshift/internal/lab/monitoring"
+
+	"github.com/relayshift/relayshift/internal/lab/uuid"
 )
 
 // cloudWatchService is the Smithy service name in rpcv2-CBOR paths.
@@ -49,7 +51,7 @@ func (c *CloudWatch) log() *slog.Logger {
 }
 
 func (c *CloudWatch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	reqID := newRequestID()
+	reqID := uuid.New()
 	w.Header().Set("X-Amzn-Requestid", reqID)
 	w.Header().Set("Smithy-Protocol", "rpc-v2-cbor")
 	prefix := "/service/" + cloudWatchService + "/operation/"
@@ -153,7 +155,6 @@ func (c *CloudWatch) getMetricData(body []byte) (any, error) {
 		Timestamps []time.Time `json:"Timestamps"`
 		Values     []float64   `json:"Values"`
 		StatusCode string      `json:"StatusCode"`
-		Messages   []message   `json:"Messages,omitempty"`
 	}
 	out := struct {
 		MetricDataResults []result  `json:"MetricDataResults"`

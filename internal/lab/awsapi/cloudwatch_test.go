@@ -35,7 +35,7 @@ type cwFixture struct {
 func newCWFixture(t *testing.T) *cwFixture {
 	t.Helper()
 	f := &cwFixture{now: time.Now().Truncate(time.Minute)}
-	f.store = monitoring.NewStore(nil)
+	f.store = monitoring.NewStore(nil, 3*time.Hour)
 	f.alarms = monitoring.NewAlarms(f.store, monitoring.AlarmsConfig{OnChange: func(c monitoring.StateChange) { f.changes = append(f.changes, c) }})
 	r := NewRouter(slog.New(slog.DiscardHandler))
 	r.Handle(ServiceCloudWatch, &CloudWatch{Store: f.store, Alarms: f.alarms})

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/relayshift/relayshift/internal/lab/loadbalancer"
+
+	"github.com/relayshift/relayshift/internal/lab/uuid"
 )
 
 // elbNamespace is the XML namespace of ELBv2 responses.
@@ -49,7 +51,7 @@ func (e *ELB) ops() map[string]elbOp {
 }
 
 func (e *ELB) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	reqID := newRequestID()
+	reqID := uuid.New()
 	w.Header().Set("X-Amzn-Requestid", reqID)
 	if err := r.ParseForm(); err != nil {
 		writeQueryError(w, elbNamespace, reqID, http.StatusBadRequest, "MalformedQueryString", err.Error())

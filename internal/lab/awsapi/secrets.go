@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/relayshift/relayshift/internal/lab/uuid"
 )
 
 // Secret is one secret the lab's Secrets Manager holds.
@@ -45,7 +47,7 @@ func (s *SecretsManager) writeError(w http.ResponseWriter, status int, code, msg
 }
 
 func (s *SecretsManager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("X-Amzn-Requestid", newRequestID())
+	w.Header().Set("X-Amzn-Requestid", uuid.New())
 	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "secretsmanager.")
 	if op != "GetSecretValue" {
 		s.writeError(w, http.StatusBadRequest, "UnknownOperationException", "the relayshift lab's Secrets Manager serves GetSecretValue only")

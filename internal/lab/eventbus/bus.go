@@ -20,13 +20,16 @@ type Invoker interface {
 // Target is a rule's Lambda target with its retry policy.
 type Target struct {
 	// Function is the function's name (or ARN).
-	Function string
-	// MaxRetries and MaxAge are the target's RetryPolicy
-	// (MaximumRetryAttempts, MaximumEventAgeInSeconds). Zero values take
-	// EventBridge's defaults: 185 attempts, 24 hours.
-	MaxRetries    int
-	MaxRetriesSet bool
-	MaxAge        time.Duration
+	Function    string
+	RetryPolicy RetryPolicy
+}
+
+// RetryPolicy is a target's retry policy, as EventBridge's
+// types.RetryPolicy and a SAM EventBridgeRule event's RetryPolicy give it:
+// a nil field takes EventBridge's default (185 attempts, 86400 seconds).
+type RetryPolicy struct {
+	MaximumRetryAttempts     *int
+	MaximumEventAgeInSeconds *int
 }
 
 // Rule is a rule on the default bus.
@@ -156,13 +159,12 @@ func (b *Bus) Put(event []byte) ([]string, error) {
 // returns an error is retried twice by Lambda's asynchronous invocation,
 // one then two minutes later (EventBridge and Lambda developer guides).
 func (b *Bus) deliver(r Rule, id string, event []byte, received time.Time) {
-	maxRetries := 185
-	if r.Target.MaxRetriesSet {
-		maxRetries = r.Target.MaxRetries
+	maxRetries, maxAge := 185, 24*time.Hour
+	if n := r.Target.RetryPolicy.MaximumRetryAttempts; n != nil {
+		maxRetries = *n
 	}
-	maxAge := r.Target.MaxAge
-	if maxAge == 0 {
-		maxAge = 24 * time.Hour
+	if n := r.Target.RetryPolicy.MaximumEventAgeInSeconds; n != nil {
+		maxAge = time.Duration(*n) * time.Second
 	}
 	scale := func(d time.Duration) time.Duration { return time.Duration(float64(d) * b.cfg.TimeScale) }
 	d := Delivery{Rule: r.Name, Function: r.Target.Function, EventID: id, Event: event, Received: received}

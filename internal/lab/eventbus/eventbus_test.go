@@ -173,7 +173,7 @@ func TestBusDeliversWithRetries(t *testing.T) {
 			b := New(Config{Invoker: fns, TimeScale: 1e-4, IsFunctionError: func(err error) bool { return errors.Is(err, errFunction) }})
 			defer b.Close()
 			p, _ := Compile(rollbackPattern("relay-"))
-			if err := b.AddRule(Rule{Name: "PipelineAlarm", Pattern: p, Target: Target{Function: "rollback", MaxRetries: tc.maxRetries, MaxRetriesSet: true}}); err != nil {
+			if err := b.AddRule(Rule{Name: "PipelineAlarm", Pattern: p, Target: Target{Function: "rollback", RetryPolicy: RetryPolicy{MaximumRetryAttempts: &tc.maxRetries}}}); err != nil {
 				t.Fatal(err)
 			}
 			ev := set(sample(t, "eventbridge-single-metric.json"), "detail.alarmName", "relay-green-5xx-rate")

@@ -373,12 +373,3 @@ func (fp *fieldPattern) matchField(v any, present bool) bool {
 	}
 	return false
 }
-
-// MatchJSON decodes an event and matches it.
-func (p *Pattern) MatchJSON(event []byte) (bool, error) {
-	var m map[string]any
-	if err := json.Unmarshal(event, &m); err != nil {
-		return false, err
-	}
-	return p.Match(m), nil
-}

@@ -38,9 +38,6 @@ type Listener struct {
 // ARN returns the listener's ARN.
 func (l *Listener) ARN() string { return l.arn }
 
-// Key returns the key the listener was created with.
-func (l *Listener) Key() string { return l.key }
-
 // Port returns the port it listens on.
 func (l *Listener) Port() int { return l.port }
 
@@ -189,7 +186,8 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t := tg.pick()
 	if t == nil {
 		// NOTE: ALB answers 503 when the target group has no registered
-		// targets (ALB troubleshooting: HTTP 503).
+		// targets (ALB troubleshooting: HTTP 503); the lab does the same
+		// when its targets are all still in initial (⚠ not documented).
 		lb.elbError(w, start, tg, http.StatusServiceUnavailable)
 		return
 	}
@@ -360,8 +358,8 @@ func (lb *LoadBalancer) newProxy() *httputil.ReverseProxy {
 					// The client went away before the target answered (ALB
 					// logs 460): counted as a request, not as an error.
 					lb.publish(fc.start, []Datum{
-						{Name: "RequestCount", Dimensions: lb.lbDims(), Value: 1, Unit: "Count"},
-						{Name: "RequestCount", Dimensions: fc.tg.dims(), Value: 1, Unit: "Count"},
+						{Name: "RequestCount", Dimensions: lb.lbDims(), Value: 1},
+						{Name: "RequestCount", Dimensions: fc.tg.dims(), Value: 1},
 					})
 					return
 				}
@@ -415,8 +413,10 @@ func classifyProxyError(r *http.Request, err error) (code int, connErr bool) {
 	if errors.Is(err, syscall.ECONNREFUSED) {
 		return http.StatusBadGateway, true
 	}
+	// NOTE: net/http's "timeout awaiting response headers" error is a
+	// net.Error whose Timeout() is true (net/http transport.go).
 	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() || strings.Contains(err.Error(), "timeout awaiting response headers") {
+	if errors.As(err, &ne) && ne.Timeout() {
 		return http.StatusGatewayTimeout, false
 	}
 	return http.StatusBadGateway, false
@@ -449,12 +449,12 @@ func (lb *LoadBalancer) lbDims() []Dimension {
 // NOTE: HTTPCode_ELB_* metrics have only the LoadBalancer dimension
 // (AWS-FACTS.md, ALB CloudWatch metrics).
 func (lb *LoadBalancer) publishELB(at time.Time, code int) {
-	d := []Datum{{Name: "RequestCount", Dimensions: lb.lbDims(), Value: 1, Unit: "Count"}}
+	d := []Datum{{Name: "RequestCount", Dimensions: lb.lbDims(), Value: 1}}
 	if class := code / 100; class >= 3 {
-		d = append(d, Datum{Name: fmt.Sprintf("HTTPCode_ELB_%dXX_Count", class), Dimensions: lb.lbDims(), Value: 1, Unit: "Count"})
+		d = append(d, Datum{Name: fmt.Sprintf("HTTPCode_ELB_%dXX_Count", class), Dimensions: lb.lbDims(), Value: 1})
 	}
 	if code == 500 || code == 502 || code == 503 || code == 504 {
-		d = append(d, Datum{Name: fmt.Sprintf("HTTPCode_ELB_%d_Count", code), Dimensions: lb.lbDims(), Value: 1, Unit: "Count"})
+		d = append(d, Datum{Name: fmt.Sprintf("HTTPCode_ELB_%d_Count", code), Dimensions: lb.lbDims(), Value: 1})
 	}
 	lb.publish(at, d)
 }
@@ -469,9 +469,9 @@ func (lb *LoadBalancer) publishTarget(fc *forwardCtx, code int) {
 	d := make([]Datum, 0, 6)
 	for _, dims := range [][]Dimension{lb.lbDims(), fc.tg.dims()} {
 		d = append(d,
-			Datum{Name: "RequestCount", Dimensions: dims, Value: 1, Unit: "Count"},
-			Datum{Name: fmt.Sprintf("HTTPCode_Target_%dXX_Count", code/100), Dimensions: dims, Value: 1, Unit: "Count"},
-			Datum{Name: "TargetResponseTime", Dimensions: dims, Value: trt, Unit: "Seconds"},
+			Datum{Name: "RequestCount", Dimensions: dims, Value: 1},
+			Datum{Name: fmt.Sprintf("HTTPCode_Target_%dXX_Count", code/100), Dimensions: dims, Value: 1},
+			Datum{Name: "TargetResponseTime", Dimensions: dims, Value: trt},
 		)
 	}
 	lb.publish(at, d)
@@ -482,15 +482,15 @@ func (lb *LoadBalancer) publishTarget(fc *forwardCtx, code int) {
 func (lb *LoadBalancer) publishProxyError(fc *forwardCtx, code int, connErr bool) {
 	at := fc.start
 	d := []Datum{
-		{Name: "RequestCount", Dimensions: lb.lbDims(), Value: 1, Unit: "Count"},
-		{Name: "RequestCount", Dimensions: fc.tg.dims(), Value: 1, Unit: "Count"},
-		{Name: fmt.Sprintf("HTTPCode_ELB_%dXX_Count", code/100), Dimensions: lb.lbDims(), Value: 1, Unit: "Count"},
-		{Name: fmt.Sprintf("HTTPCode_ELB_%d_Count", code), Dimensions: lb.lbDims(), Value: 1, Unit: "Count"},
+		{Name: "RequestCount", Dimensions: lb.lbDims(), Value: 1},
+		{Name: "RequestCount", Dimensions: fc.tg.dims(), Value: 1},
+		{Name: fmt.Sprintf("HTTPCode_ELB_%dXX_Count", code/100), Dimensions: lb.lbDims(), Value: 1},
+		{Name: fmt.Sprintf("HTTPCode_ELB_%d_Count", code), Dimensions: lb.lbDims(), Value: 1},
 	}
 	if connErr {
 		d = append(d,
-			Datum{Name: "TargetConnectionErrorCount", Dimensions: lb.lbDims(), Value: 1, Unit: "Count"},
-			Datum{Name: "TargetConnectionErrorCount", Dimensions: fc.tg.dims(), Value: 1, Unit: "Count"},
+			Datum{Name: "TargetConnectionErrorCount", Dimensions: lb.lbDims(), Value: 1},
+			Datum{Name: "TargetConnectionErrorCount", Dimensions: fc.tg.dims(), Value: 1},
 		)
 	}
 	lb.publish(at, d)

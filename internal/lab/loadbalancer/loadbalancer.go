@@ -23,12 +23,12 @@ import (
 // Dimension is a CloudWatch metric dimension.
 type Dimension struct{ Name, Value string }
 
-// Datum is one CloudWatch datapoint the load balancer publishes.
+// Datum is one CloudWatch datapoint the load balancer publishes (the
+// lab's CloudWatch keeps no units: each metric has one, AWS's).
 type Datum struct {
 	Name       string
 	Dimensions []Dimension
 	Value      float64
-	Unit       string
 }
 
 // MetricSink receives the AWS/ApplicationELB datapoints. Publish must be
@@ -454,18 +454,6 @@ func (lb *LoadBalancer) listenerLocked(arn string) (*Listener, error) {
 		}
 	}
 	return nil, errorf(CodeListenerNotFound, "Listener '%s' not found", arn)
-}
-
-// ListenerByKey returns the listener created with key.
-func (lb *LoadBalancer) ListenerByKey(key string) (*Listener, bool) {
-	lb.mu.Lock()
-	defer lb.mu.Unlock()
-	for _, l := range lb.listeners {
-		if l.key == key {
-			return l, true
-		}
-	}
-	return nil, false
 }
 
 // RuleSpec describes a listener rule to create.

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -657,5 +658,164 @@ func TestDescribeShapes(t *testing.T) {
 	tg, _ := again.AddTargetGroup(TargetGroupSpec{Name: "relay-blue"})
 	if tg.ARN() != f.blue.ARN() {
 		t.Fatalf("target group ARN not stable: %s vs %s", tg.ARN(), f.blue.ARN())
+	}
+}
+
+// NOTE: "After your target is registered, it must pass one health check to
+// be considered healthy" (ALB user guide, Health checks for Application
+// Load Balancer target groups); HealthyThresholdCount applies when an
+// unhealthy target comes back.
+func TestRegisteredTargetHealthyAfterOnePassingCheck(t *testing.T) {
+	var mu sync.Mutex
+	failing := false
+	var seen []string // the target's state when each passing check arrives
+	var tg *TargetGroup
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		fail := failing
+		mu.Unlock()
+		if fail {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		if h := tg.Health(); len(h) == 1 {
+			mu.Lock()
+			seen = append(seen, h[0].State)
+			mu.Unlock()
+		}
+	}))
+	defer srv.Close()
+
+	lb := New(Config{Seed: 1})
+	defer lb.Close(context.Background())
+	var err error
+	// An hour between rounds: only registration and the listener wake
+	// the checks, so the target gets one or two.
+	tg, err = lb.AddTargetGroup(TargetGroupSpec{Name: "blue", HealthCheck: HealthCheck{Path: "/health", Interval: time.Hour, Timeout: time.Second, HealthyThreshold: 5, UnhealthyThreshold: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lb.AddListener(ListenerSpec{Key: "p", DefaultActions: []Action{{Type: ActionForward, TargetGroupARN: tg.ARN()}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.RegisterTargets(srv.URL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the new target healthy after one passing check", func() bool { return tg.Health()[0].State == StateHealthy })
+	mu.Lock()
+	if len(seen) == 0 || seen[0] != StateInitial {
+		t.Fatalf("states at the passing checks: %v, want the first one seen in initial", seen)
+	}
+	mu.Unlock()
+
+	// Unhealthy, then passing again: back only after HealthyThreshold
+	// (5) consecutive passing checks. Each wake runs one round.
+	poke := func() {
+		select {
+		case tg.wake <- struct{}{}:
+		default:
+		}
+	}
+	mu.Lock()
+	failing, seen = true, nil
+	mu.Unlock()
+	waitFor(t, "the target unhealthy", func() bool { poke(); return tg.Health()[0].State == StateUnhealthy })
+	mu.Lock()
+	failing = false
+	mu.Unlock()
+	waitFor(t, "the target healthy again", func() bool { poke(); return tg.Health()[0].State == StateHealthy })
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) < 5 || !slices.Equal(seen[:5], []string{StateUnhealthy, StateUnhealthy, StateUnhealthy, StateUnhealthy, StateUnhealthy}) {
+		t.Fatalf("states at the passing checks after the failure: %v, want the first 5 seen in unhealthy", seen)
+	}
+}
+
+// Fail-open is for a group of only unhealthy targets; targets still in
+// initial get no traffic.
+func TestPickFailsOpenOnlyToUnhealthyTargets(t *testing.T) {
+	hang := make(chan struct{})
+	defer close(hang)
+	// Health checks time out (the target stays in initial for 5 failures);
+	// requests are answered.
+	slowHealth := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" {
+			select {
+			case <-hang:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		fmt.Fprint(w, "initial")
+	}))
+	defer slowHealth.Close()
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprint(w, "unhealthy")
+	}))
+	defer down.Close()
+
+	lb := New(Config{Seed: 1})
+	defer lb.Close(context.Background())
+	hc := HealthCheck{Path: "/health", Interval: time.Hour, Timeout: 20 * time.Millisecond, HealthyThreshold: 2, UnhealthyThreshold: 1}
+	slowHC := hc
+	slowHC.UnhealthyThreshold = 5
+	initialOnly, _ := lb.AddTargetGroup(TargetGroupSpec{Name: "initial", Colour: "blue", HealthCheck: slowHC})
+	unhealthyOnly, _ := lb.AddTargetGroup(TargetGroupSpec{Name: "unhealthy", Colour: "green", HealthCheck: hc})
+	mixed, _ := lb.AddTargetGroup(TargetGroupSpec{Name: "mixed", Colour: "blue", HealthCheck: slowHC})
+	l, err := lb.AddListener(ListenerSpec{Key: "p", DefaultActions: []Action{{Type: ActionForward, TargetGroupARN: initialOnly.ARN()}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tg := range []*TargetGroup{initialOnly, unhealthyOnly, mixed} {
+		if _, err := lb.AddRule(l.ARN(), RuleSpec{Key: tg.Name(), Priority: map[string]int{"initial": 1, "unhealthy": 2, "mixed": 3}[tg.Name()],
+			Conditions: []Condition{{Field: "path-pattern", Values: []string{"/" + tg.Name()}}},
+			Actions:    []Action{{Type: ActionForward, TargetGroupARN: tg.ARN()}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	initialOnly.RegisterTargets(slowHealth.URL)
+	unhealthyOnly.RegisterTargets(down.URL)
+	mixed.RegisterTargets(slowHealth.URL)
+	// The mixed group's second target fails with its own threshold of 5
+	// too; make it unhealthy by hand after its checks ran.
+	mixed.RegisterTargets(down.URL)
+	waitFor(t, "the unhealthy group's target unhealthy", func() bool { return unhealthyOnly.Health()[0].State == StateUnhealthy })
+	mixed.mu.Lock()
+	for _, tt := range mixed.targets {
+		if tt.url.String() == down.URL {
+			tt.mu.Lock()
+			tt.state = StateUnhealthy
+			tt.mu.Unlock()
+		}
+	}
+	mixed.mu.Unlock()
+
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(l.URL() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if h := initialOnly.Health()[0]; h.State != StateInitial {
+		t.Fatalf("the slow target left initial: %+v", h)
+	}
+	if code, _ := get("/initial"); code != http.StatusServiceUnavailable {
+		t.Errorf("a group with only initial targets answered %d, want 503", code)
+	}
+	if code, body := get("/unhealthy"); code != http.StatusOK || body != "unhealthy" {
+		t.Errorf("a group with only unhealthy targets: %d %q, want fail-open to them", code, body)
+	}
+	for range 4 {
+		if code, _ := get("/mixed"); code != http.StatusServiceUnavailable {
+			t.Errorf("a group with initial and unhealthy targets answered %d, want 503 (no fail-open)", code)
+		}
 	}
 }

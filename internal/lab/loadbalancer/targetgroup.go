@@ -70,9 +70,6 @@ func (tg *TargetGroup) Dimension() string { return tg.dim }
 // HealthCheck returns its health-check settings (defaults filled in).
 func (tg *TargetGroup) HealthCheck() HealthCheck { return tg.hc }
 
-// DeregistrationDelay returns how long deregistered targets drain.
-func (tg *TargetGroup) DeregistrationDelay() time.Duration { return tg.dereg }
-
 // target is one registered target.
 type target struct {
 	id   string // host
@@ -81,17 +78,15 @@ type target struct {
 
 	inflight atomic.Int64
 
-	mu         sync.Mutex
-	state      string
-	reason     string
-	desc       string
-	checked    bool
-	okRun      int
-	failRun    int
-	draining   bool
-	drainCtx   context.Context
-	drainStop  context.CancelFunc
-	drainStart time.Time
+	mu        sync.Mutex
+	state     string
+	reason    string
+	desc      string
+	okRun     int
+	failRun   int
+	draining  bool
+	drainCtx  context.Context
+	drainStop context.CancelFunc
 }
 
 func (t *target) key() string { return net.JoinHostPort(t.id, strconv.Itoa(t.port)) }
@@ -129,7 +124,7 @@ func (tg *TargetGroup) RegisterTargets(urls ...string) error {
 				old.draining = false
 				old.drainStop()
 				old.state, old.reason, old.desc = StateInitial, ReasonRegistrationInProgress, "Target registration is in progress"
-				old.checked, old.okRun, old.failRun = false, 0, 0
+				old.okRun, old.failRun = 0, 0
 			}
 			old.mu.Unlock()
 			continue
@@ -169,14 +164,13 @@ func (tg *TargetGroup) DeregisterTargets(urls ...string) error {
 			return &Error{Code: CodeInvalidTarget, Message: fmt.Sprintf("The following targets are not registered: '%s'", k)}
 		}
 	}
-	now := tg.lb.cfg.Now()
 	for _, t := range tg.targets {
 		if !slices.Contains(keys, t.key()) {
 			continue
 		}
 		t.mu.Lock()
 		if !t.draining {
-			t.draining, t.drainStart = true, now
+			t.draining = true
 			if t.state == StateUnhealthy {
 				t.state = StateUnhealthyDraining
 			} else {
@@ -256,30 +250,38 @@ func (tg *TargetGroup) Health() []TargetHealth {
 	return out
 }
 
-// pick chooses a target round robin among the healthy ones; when none is
-// healthy it fails open to every registered target that is not draining,
-// as ALB does. It returns nil when the group has no such target.
+// pick chooses a target round robin among the healthy ones. When every
+// registered target that is not draining is unhealthy it fails open to
+// them, as ALB does; targets still in initial get no traffic. It returns
+// nil when there is no target to route to.
 func (tg *TargetGroup) pick() *target {
 	tg.mu.Lock()
 	defer tg.mu.Unlock()
-	var healthy, open []*target
+	var healthy, unhealthy []*target
+	initial := 0
 	for _, t := range tg.targets {
 		t.mu.Lock()
 		st, dr := t.state, t.draining
 		t.mu.Unlock()
-		if dr {
-			continue
-		}
-		open = append(open, t)
-		if st == StateHealthy || st == StateUnavailable {
+		switch {
+		case dr:
+		case st == StateHealthy || st == StateUnavailable:
 			healthy = append(healthy, t)
+		case st == StateUnhealthy:
+			unhealthy = append(unhealthy, t)
+		default:
+			initial++
 		}
 	}
-	// NOTE: "If there are no healthy targets, the load balancer routes
-	// requests to all targets" (ALB target group health checks, fail open).
+	// NOTE: "If a target group contains only unhealthy registered targets,
+	// the load balancer routes requests to all those targets, regardless
+	// of their health status" (ALB user guide, Health checks for
+	// Application Load Balancer target groups). Fail-open is documented
+	// for that case only: a group whose targets are still in initial (or
+	// initial and unhealthy) has no target to route to, and answers 503.
 	pool := healthy
-	if len(pool) == 0 {
-		pool = open
+	if len(pool) == 0 && initial == 0 {
+		pool = unhealthy
 	}
 	if len(pool) == 0 {
 		return nil
@@ -336,8 +338,8 @@ func (tg *TargetGroup) checkRound(ctx context.Context) {
 		}
 	}
 	tg.lb.publish(tg.lb.cfg.Now(), []Datum{
-		{Name: "HealthyHostCount", Dimensions: tg.dims(), Value: float64(healthy), Unit: "Count"},
-		{Name: "UnHealthyHostCount", Dimensions: tg.dims(), Value: float64(unhealthy), Unit: "Count"},
+		{Name: "HealthyHostCount", Dimensions: tg.dims(), Value: float64(healthy)},
+		{Name: "UnHealthyHostCount", Dimensions: tg.dims(), Value: float64(unhealthy)},
 	})
 }
 
@@ -380,13 +382,18 @@ func (tg *TargetGroup) check(ctx context.Context, t *target) {
 		return
 	}
 	before := t.state
-	t.checked = true
 	if ok {
 		t.okRun, t.failRun = t.okRun+1, 0
 	} else {
 		t.okRun, t.failRun = 0, t.failRun+1
 	}
+	// NOTE: "After your target is registered, it must pass one health
+	// check to be considered healthy" (ALB user guide, Health checks for
+	// Application Load Balancer target groups): HealthyThresholdCount
+	// applies to an unhealthy target coming back.
 	switch {
+	case ok && t.state == StateInitial:
+		t.state, t.reason, t.desc = StateHealthy, "", ""
 	case ok && t.state != StateHealthy && t.okRun >= tg.hc.HealthyThreshold:
 		t.state, t.reason, t.desc = StateHealthy, "", ""
 	case !ok && t.state != StateUnhealthy && t.failRun >= tg.hc.UnhealthyThreshold:

@@ -266,6 +266,9 @@ func (a *Alarms) Put(spec AlarmSpec) error {
 	if err := spec.Validate(); err != nil {
 		return err
 	}
+	// The store keeps at least what the alarm evaluates (one period more
+	// for the bucket alignment).
+	a.store.keepAtLeast(time.Duration(float64(spec.EvaluationPeriods+1) * float64(spec.period()) * float64(time.Second) * a.cfg.TimeScale))
 	now := a.cfg.Now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -447,7 +450,7 @@ func (a *Alarms) evaluate(s AlarmSpec, current StateValue, now time.Time) StateV
 	vals, err := a.store.evaluate(qs, w)
 	var t *tseries
 	if err == nil {
-		t, err = asSeries(vals[id], Query{ID: id}, w, period)
+		t, err = asSeries(vals[id], Query{ID: id})
 	}
 	if err != nil {
 		return StateValue{Value: StateInsufficientData, Reason: "Unchecked: " + err.Message, Timestamp: now}

@@ -15,4 +15,8 @@
 // No traffic means no datapoint: a period without requests has no
 // RequestCount value (not zero), and error counts exist only for periods
 // with errors, as on AWS — FILL in metric math supplies zeros.
+//
+// The metric math is what the project uses (math.go): + - * /,
+// parentheses, metric ids and FILL(series, number); anything else is
+// refused with a ValidationError when the alarm or the query is created.
 package monitoring

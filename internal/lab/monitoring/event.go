@@ -2,13 +2,10 @@ package monitoring
 
 import (
 	"bytes"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
 
 	"github.com/relayshift/relayshift/internal/alarmevent"
+	"github.com/relayshift/relayshift/internal/lab/uuid"
 )
 
 // The EventBridge event CloudWatch sends on an alarm state change is built
@@ -30,7 +27,7 @@ func (al Alarm) configuration() alarmevent.Configuration {
 		if len(al.Metrics) == 0 && i == 0 {
 			// NOTE: for a single-metric alarm CloudWatch reports a generated
 			// id (a UUID in the documented sample).
-			m.ID = stableUUID(al.ARN)
+			m.ID = uuid.FromName(al.ARN)
 		}
 		if ms := q.MetricStat; ms != nil {
 			dims := map[string]string{}
@@ -51,7 +48,7 @@ func (al Alarm) configuration() alarmevent.Configuration {
 // the change.
 func (c StateChange) Event() alarmevent.Event {
 	prev := eventState(c.Previous)
-	return alarmevent.StateChangeEvent(newEventID(),
+	return alarmevent.StateChangeEvent(uuid.New(),
 		alarmevent.Alarm{Name: c.Alarm.AlarmName, ARN: c.Alarm.ARN, Account: c.Account, Region: c.Region},
 		eventState(c.Alarm.State), &prev, c.Alarm.configuration())
 }
@@ -66,20 +63,4 @@ func EventJSON(e alarmevent.Event) []byte {
 		panic(err) // strings, numbers and times always encode
 	}
 	return bytes.TrimSpace(b.Bytes())
-}
-
-func formatUUID(b []byte) string {
-	h := hex.EncodeToString(b[:16])
-	return fmt.Sprintf("%s-%s-%s-%s-%s", h[0:8], h[8:12], h[12:16], h[16:20], h[20:32])
-}
-
-func newEventID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	return formatUUID(b[:])
-}
-
-func stableUUID(s string) string {
-	h := sha256.Sum256([]byte(s))
-	return formatUUID(h[:16])
 }

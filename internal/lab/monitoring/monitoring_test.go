@@ -28,7 +28,7 @@ func tgMetric(name, tg string) Metric {
 func ptr[T any](v T) *T { return &v }
 
 func TestStatisticsAndPercentiles(t *testing.T) {
-	s := NewStore(func() time.Time { return t0.Add(time.Hour) })
+	s := NewStore(func() time.Time { return t0.Add(time.Hour) }, 3*time.Hour)
 	// 100 response times 0.01..1.00 s in the first minute.
 	for i := 1; i <= 100; i++ {
 		s.Put(tgMetric("TargetResponseTime", blueDim), t0.Add(time.Duration(i)*100*time.Millisecond), float64(i)/100)
@@ -58,7 +58,7 @@ func TestStatisticsAndPercentiles(t *testing.T) {
 }
 
 func TestGetMetricDataMathAndNoData(t *testing.T) {
-	s := NewStore(nil)
+	s := NewStore(nil, 3*time.Hour)
 	// Minute 0: 100 requests, 5 errors. Minute 1: 50 requests, no errors
 	// (so no HTTPCode_Target_5XX_Count datapoint). Minute 2: no traffic.
 	for i := range 100 {
@@ -75,12 +75,12 @@ func TestGetMetricDataMathAndNoData(t *testing.T) {
 	}
 	queries := []Query{
 		m("mreq", "RequestCount"), m("m5xx", "HTTPCode_Target_5XX_Count"),
-		{ID: "rate", Expression: "FILL(m5xx, 0) / mreq * 100", Label: "5xx %"},
+		{ID: "rate", Expression: "100 * FILL(m5xx, 0) / mreq", Label: "5xx %"}, // the template's alarm
 		{ID: "raw", Expression: "m5xx / mreq * 100"},
-		{ID: "ifrate", Expression: "IF(mreq > 0, FILL(m5xx,0)/mreq*100, 0)"},
-		{ID: "total", Expression: "SUM(mreq)"},
-		{ID: "arr", Expression: "SUM([mreq, FILL(m5xx, 0)])"},
-		{ID: "neg", Expression: "-(2 ^ 3) + ABS(-1) * 2"},
+		{ID: "filled", Expression: "FILL(m5xx, 0)"},
+		{ID: "ok", Expression: "(mreq - FILL(m5xx, 0)) / mreq * 100"},
+		{ID: "sum", Expression: "mreq + FILL(m5xx, 0) + 1"},
+		{ID: "nested", Expression: "FILL(m5xx / mreq, 7) * 2"},
 	}
 	res, err := s.GetMetricData(queries, t0, t0.Add(3*time.Minute), true)
 	if err != nil {
@@ -94,12 +94,12 @@ func TestGetMetricDataMathAndNoData(t *testing.T) {
 		}
 	}
 	want := map[string][]float64{
-		"rate":   {5, 0}, // minute 2 has no requests: no datapoint
-		"raw":    {5},    // without FILL the quiet minute disappears
-		"ifrate": {5, 0}, // IF over mreq's datapoints
-		"total":  {150, 150, 150},
-		"arr":    {105, 50, 0}, // FILL gives m5xx a value on every bucket
-		"neg":    {-6, -6, -6},
+		"rate":   {5, 0},        // minute 2 has no requests: no datapoint (x/0 is dropped)
+		"raw":    {5},           // without FILL the quiet minute disappears
+		"filled": {5, 0, 0},     // FILL gives m5xx a value on every bucket of the query
+		"ok":     {95, 100},     // parentheses
+		"sum":    {106, 51},     // mreq has no datapoint in minute 2
+		"nested": {0.1, 14, 14}, // FILL over an expression's series
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("(-want +got):\n%s", diff)
@@ -117,7 +117,7 @@ func TestGetMetricDataMathAndNoData(t *testing.T) {
 }
 
 func TestGetMetricDataRefusesBadQueries(t *testing.T) {
-	s := NewStore(nil)
+	s := NewStore(nil, 3*time.Hour)
 	ms := &MetricStat{Metric: tgMetric("RequestCount", blueDim), Period: 60, Stat: "Sum"}
 	for _, tc := range []struct {
 		name string
@@ -131,7 +131,14 @@ func TestGetMetricDataRefusesBadQueries(t *testing.T) {
 		{"bad period", []Query{{ID: "m1", MetricStat: &MetricStat{Metric: ms.Metric, Period: 45, Stat: "Sum"}}}, "multiple of 60"},
 		{"syntax", []Query{{ID: "e1", Expression: "m1 +"}}, "Error in expression 'e1'"},
 		{"unknown id", []Query{{ID: "e1", Expression: "m9 * 2"}}, `unrecognized metric id "m9"`},
-		{"unsupported function", []Query{{ID: "e1", Expression: "ANOMALY_DETECTION_BAND(m1)"}, {ID: "m1", MetricStat: ms}}, "ANOMALY_DETECTION_BAND is not supported"},
+		{"unsupported function", []Query{{ID: "e1", Expression: "ANOMALY_DETECTION_BAND(m1)"}, {ID: "m1", MetricStat: ms}}, "Error in expression 'e1': function ANOMALY_DETECTION_BAND is not supported"},
+		{"IF", []Query{{ID: "e1", Expression: "IF(m1, 1, 0)"}, {ID: "m1", MetricStat: ms}}, "function IF is not supported"},
+		{"FILL REPEAT", []Query{{ID: "e1", Expression: "FILL(m1, REPEAT)"}, {ID: "m1", MetricStat: ms}}, `FILL's second argument "REPEAT" is not supported`},
+		{"comparison", []Query{{ID: "e1", Expression: "m1 > 0"}, {ID: "m1", MetricStat: ms}}, `'>' is not supported`},
+		{"power", []Query{{ID: "e1", Expression: "m1 ^ 2"}, {ID: "m1", MetricStat: ms}}, `'^' is not supported`},
+		{"array", []Query{{ID: "e1", Expression: "[m1]"}, {ID: "m1", MetricStat: ms}}, `'[' is not supported`},
+		{"unary minus", []Query{{ID: "e1", Expression: "-m1"}, {ID: "m1", MetricStat: ms}}, "unary minus is not supported"},
+		{"a constant", []Query{{ID: "e1", Expression: "2 * 50"}}, "does not return a time series"},
 		{"cycle", []Query{{ID: "a", Expression: "b"}, {ID: "b", Expression: "a"}}, "circular"},
 		{"duplicate", []Query{{ID: "m1", MetricStat: ms}, {ID: "m1", MetricStat: ms}}, "not unique"},
 	} {
@@ -185,7 +192,7 @@ func TestAlarmEvaluation(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := &clock{now: t0}
-			s := NewStore(c.Now)
+			s := NewStore(c.Now, 3*time.Hour)
 			var changes []StateChange
 			a := NewAlarms(s, AlarmsConfig{TimeScale: 1.0 / 60, Now: c.Now, OnChange: func(sc StateChange) { changes = append(changes, sc) }})
 			if err := a.Put(tc.spec); err != nil {
@@ -232,7 +239,7 @@ func TestAlarmTreatMissingData(t *testing.T) {
 	} {
 		t.Run(tmd, func(t *testing.T) {
 			c := &clock{now: t0}
-			s := NewStore(c.Now)
+			s := NewStore(c.Now, 3*time.Hour)
 			a := NewAlarms(s, AlarmsConfig{TimeScale: 1.0 / 60, Now: c.Now})
 			spec := AlarmSpec{AlarmName: "a", Namespace: "N", MetricName: "M", Statistic: "Sum", Period: 60,
 				EvaluationPeriods: 3, Threshold: ptr(1.0), ComparisonOperator: "GreaterThanOrEqualToThreshold", TreatMissingData: tmd}
@@ -252,7 +259,7 @@ func TestAlarmTreatMissingData(t *testing.T) {
 
 func TestSetAlarmStateAndDescribeFilters(t *testing.T) {
 	c := &clock{now: t0}
-	s := NewStore(c.Now)
+	s := NewStore(c.Now, 3*time.Hour)
 	var changes []StateChange
 	a := NewAlarms(s, AlarmsConfig{Now: c.Now, OnChange: func(sc StateChange) { changes = append(changes, sc) }})
 	for _, n := range []string{"relayshift-blue-5xx", "relayshift-green-5xx", "other"} {
@@ -314,7 +321,7 @@ func TestSetAlarmStateAndDescribeFilters(t *testing.T) {
 
 func TestStateChangeEventMatchesAWSShape(t *testing.T) {
 	c := &clock{now: t0}
-	s := NewStore(c.Now)
+	s := NewStore(c.Now, 3*time.Hour)
 	var changes []StateChange
 	a := NewAlarms(s, AlarmsConfig{TimeScale: 1.0 / 60, Now: c.Now, OnChange: func(sc StateChange) { changes = append(changes, sc) }})
 	spec := AlarmSpec{AlarmName: "relayshift-green-5xx-rate", AlarmDescription: "Green 5xx rate above 5%",
@@ -376,5 +383,51 @@ func TestStateChangeEventMatchesAWSShape(t *testing.T) {
 		if _, ok := doc[k]; !ok {
 			t.Errorf("missing %q", k)
 		}
+	}
+}
+
+// The store keeps datapoints for its retention, which an alarm extends to
+// its own window; late datapoints are kept in time order.
+func TestStoreRetentionAndOrder(t *testing.T) {
+	now := t0.Add(10 * time.Minute)
+	s := NewStore(func() time.Time { return now }, 2*time.Minute)
+	m := tgMetric("RequestCount", blueDim)
+	for _, at := range []time.Duration{time.Minute, 9 * time.Minute, 9*time.Minute + 30*time.Second, 9*time.Minute + 10*time.Second} {
+		s.Put(m, t0.Add(at), float64(at/time.Second))
+	}
+	got := func(from, to time.Duration) []float64 {
+		var out []float64
+		for _, x := range s.values(m, t0.Add(from), t0.Add(to)) {
+			out = append(out, x.v)
+		}
+		return out
+	}
+	// In time order although the last Put came late.
+	if diff := cmp.Diff([]float64{540, 550, 570}, got(8*time.Minute, 10*time.Minute)); diff != "" {
+		t.Errorf("values (-want +got):\n%s", diff)
+	}
+	s.SetRetention(2 * time.Minute) // prunes what is older than 2 minutes
+	if diff := cmp.Diff([]float64{540, 550, 570}, got(0, 10*time.Minute)); diff != "" {
+		t.Errorf("after pruning (-want +got):\n%s", diff)
+	}
+	// An alarm over five 60-second periods at time scale 1 needs six
+	// minutes (one period more for the alignment).
+	c := &clock{now: now}
+	a := NewAlarms(s, AlarmsConfig{TimeScale: 1, Now: c.Now})
+	th := 1.0
+	if err := a.Put(AlarmSpec{AlarmName: "a", MetricName: "RequestCount", Namespace: "AWS/ApplicationELB", Statistic: "Sum",
+		Period: 60, EvaluationPeriods: 5, Threshold: &th, ComparisonOperator: "GreaterThanThreshold"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Retention(); got != 6*time.Minute {
+		t.Errorf("retention after the alarm = %v, want 6m", got)
+	}
+	// A short alarm does not shorten it.
+	if err := a.Put(AlarmSpec{AlarmName: "b", MetricName: "RequestCount", Namespace: "AWS/ApplicationELB", Statistic: "Sum",
+		Period: 60, EvaluationPeriods: 1, Threshold: &th, ComparisonOperator: "GreaterThanThreshold"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Retention(); got != 6*time.Minute {
+		t.Errorf("retention after a short alarm = %v, want 6m", got)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -38,11 +37,7 @@ type Result struct {
 	Timestamps []time.Time
 	Values     []float64
 	StatusCode string
-	Messages   []Message
 }
-
-// Message is a MessageData entry.
-type Message struct{ Code, Value string }
 
 // Error codes of the CloudWatch API (the awsQueryError codes of its
 // exception shapes, plus ValidationError).
@@ -101,7 +96,7 @@ func (w Window) grid(period int) []int64 {
 // without datapoints have no value.
 func (s *Store) statSeries(ms MetricStat, w Window) *tseries {
 	width := w.Width(ms.Period)
-	out := &tseries{period: ms.Period, label: ms.Metric.MetricName, points: map[int64]float64{}}
+	out := &tseries{period: ms.Period, points: map[int64]float64{}}
 	if width <= 0 {
 		return out
 	}
@@ -171,27 +166,8 @@ func (s *Store) evaluate(qs []Query, w Window) (map[string]value, *Error) {
 	}
 	done := map[string]value{}
 	visiting := map[string]bool{}
-	var resolve func(id string) (value, error)
-	env := &evalEnv{
-		grid: w.grid,
-		metrics: func(filter string) []*tseries {
-			var out []*tseries
-			for _, q := range qs {
-				if q.MetricStat == nil {
-					continue
-				}
-				v, err := resolve(q.ID)
-				if err != nil || v.kind != kSeries {
-					continue
-				}
-				if filter == "" || strings.Contains(v.ts.label, filter) {
-					out = append(out, v.ts)
-				}
-			}
-			return out
-		},
-	}
-	resolve = func(id string) (value, error) {
+	env := &evalEnv{grid: w.grid}
+	resolve := func(id string) (value, error) {
 		if v, ok := done[id]; ok {
 			return v, nil
 		}
@@ -206,11 +182,7 @@ func (s *Store) evaluate(qs []Query, w Window) (map[string]value, *Error) {
 		defer delete(visiting, id)
 		var v value
 		if q.MetricStat != nil {
-			t := s.statSeries(*q.MetricStat, w)
-			if q.Label != "" {
-				t.label = q.Label
-			}
-			v = seriesValue(t)
+			v = seriesValue(s.statSeries(*q.MetricStat, w))
 		} else {
 			n, err := parseExpression(q.Expression)
 			if err != nil {
@@ -232,26 +204,12 @@ func (s *Store) evaluate(qs []Query, w Window) (map[string]value, *Error) {
 	return done, nil
 }
 
-// asSeries turns an expression's final value into a series: a scalar is
-// repeated on every bucket of the grid.
-func asSeries(v value, q Query, w Window, defaultPeriod int) (*tseries, *Error) {
-	switch v.kind {
-	case kSeries:
-		return v.ts, nil
-	case kScalar:
-		p := q.Period
-		if p == 0 {
-			p = defaultPeriod
-		}
-		t := &tseries{period: p, points: map[int64]float64{}}
-		for _, k := range w.grid(p) {
-			t.points[k] = v.scalar
-		}
-		return t, nil
-	case kArray:
-		return nil, errorf(CodeValidation, "Error in expression '%s': the expression returns several time series; the lab supports one per query", q.ID)
+// asSeries returns a query's value as the time series it must be.
+func asSeries(v value, q Query) (*tseries, *Error) {
+	if !v.series {
+		return nil, errorf(CodeValidation, "Error in expression '%s': the expression does not return a time series", q.ID)
 	}
-	return nil, errorf(CodeValidation, "Error in expression '%s': the expression does not return a time series", q.ID)
+	return v.ts, nil
 }
 
 // GetMetricData answers a GetMetricData request over [start, end):
@@ -270,19 +228,12 @@ func (s *Store) GetMetricData(qs []Query, start, end time.Time, ascending bool) 
 	if err != nil {
 		return nil, err
 	}
-	defaultPeriod := 60
-	for _, q := range qs {
-		if q.MetricStat != nil {
-			defaultPeriod = q.MetricStat.Period
-			break
-		}
-	}
 	var out []Result
 	for _, q := range qs {
 		if !q.returns() {
 			continue
 		}
-		t, err := asSeries(vals[q.ID], q, w, defaultPeriod)
+		t, err := asSeries(vals[q.ID], q)
 		if err != nil {
 			return nil, err
 		}

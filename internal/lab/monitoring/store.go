@@ -2,6 +2,7 @@ package monitoring
 
 import (
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -50,27 +51,52 @@ type series struct {
 }
 
 // Store keeps raw datapoints per metric, so any statistic (percentiles
-// included) can be computed over any window. It is safe for concurrent
-// use.
+// included) can be computed over any window it retains. It is safe for
+// concurrent use.
 type Store struct {
-	// Retention bounds how long datapoints are kept (default 3 h).
-	Retention time.Duration
-	now       func() time.Time
+	now func() time.Time
 
-	mu     sync.RWMutex
-	series map[string]*series
-	puts   int
+	mu        sync.RWMutex
+	retention time.Duration
+	series    map[string]*series
+	puts      int
 }
 
-// NewStore returns an empty store. now is the clock (time.Now when nil).
-func NewStore(now func() time.Time) *Store {
+// NewStore returns an empty store keeping datapoints for retention (real
+// time: the lab sizes it from its time scale). now is the clock (time.Now
+// when nil).
+func NewStore(now func() time.Time, retention time.Duration) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{Retention: 3 * time.Hour, now: now, series: map[string]*series{}}
+	return &Store{retention: retention, now: now, series: map[string]*series{}}
 }
 
-// Put records one datapoint.
+// SetRetention changes how long datapoints are kept, and drops the older
+// ones at once.
+func (s *Store) SetRetention(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.retention = d
+	s.pruneLocked()
+}
+
+// keepAtLeast extends the retention to d when it is shorter.
+func (s *Store) keepAtLeast(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.retention = max(s.retention, d)
+}
+
+// Retention returns how long datapoints are kept.
+func (s *Store) Retention() time.Duration {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.retention
+}
+
+// Put records one datapoint. Datapoints are kept in time order (one
+// published a little late by a concurrent request is inserted in place).
 func (s *Store) Put(m Metric, at time.Time, value float64) {
 	k := m.key()
 	s.mu.Lock()
@@ -81,7 +107,13 @@ func (s *Store) Put(m Metric, at time.Time, value float64) {
 		sr = &series{metric: m}
 		s.series[k] = sr
 	}
-	sr.samples = append(sr.samples, sample{at: at.UnixNano(), v: value})
+	x := sample{at: at.UnixNano(), v: value}
+	if n := len(sr.samples); n == 0 || sr.samples[n-1].at <= x.at {
+		sr.samples = append(sr.samples, x)
+	} else {
+		i := sort.Search(n, func(i int) bool { return sr.samples[i].at > x.at })
+		sr.samples = slices.Insert(sr.samples, i, x)
+	}
 	s.puts++
 	if s.puts%4096 == 0 {
 		s.pruneLocked()
@@ -89,12 +121,9 @@ func (s *Store) Put(m Metric, at time.Time, value float64) {
 }
 
 func (s *Store) pruneLocked() {
-	cut := s.now().Add(-s.Retention).UnixNano()
+	cut := s.now().Add(-s.retention).UnixNano()
 	for k, sr := range s.series {
-		i := 0
-		for i < len(sr.samples) && sr.samples[i].at < cut {
-			i++
-		}
+		i := sort.Search(len(sr.samples), func(i int) bool { return sr.samples[i].at >= cut })
 		if i > 0 {
 			sr.samples = slices.Delete(sr.samples, 0, i)
 		}
@@ -116,23 +145,10 @@ func (s *Store) values(m Metric, from, to time.Time) []sample {
 		return nil
 	}
 	lo, hi := from.UnixNano(), to.UnixNano()
-	var out []sample
-	for _, x := range sr.samples {
-		if x.at >= lo && x.at < hi {
-			out = append(out, x)
-		}
+	i := sort.Search(len(sr.samples), func(i int) bool { return sr.samples[i].at >= lo })
+	j := sort.Search(len(sr.samples), func(i int) bool { return sr.samples[i].at >= hi })
+	if i >= j {
+		return nil
 	}
-	return out
-}
-
-// Metrics lists the metrics the store holds (for ListMetrics-like views).
-func (s *Store) Metrics() []Metric {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := make([]Metric, 0, len(s.series))
-	for _, sr := range s.series {
-		out = append(out, sr.metric)
-	}
-	slices.SortFunc(out, func(a, b Metric) int { return strings.Compare(a.key(), b.key()) })
-	return out
+	return slices.Clone(sr.samples[i:j])
 }

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -8,21 +9,19 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/relayshift/relayshift/internal/lab/eventbus"
+	"github.com/relayshift/relayshift/internal/samtemplate"
 )
 
-// Stack gives the template's resources the names and ARNs a deployment of
-// it as StackName would have, and resolves intrinsics against them.
+// Stack is a template deployed as StackName: its resources get the names
+// and ARNs such a deployment would have, and intrinsics resolve against
+// them.
 type Stack struct {
-	T *Template
-	// Params are the bound parameter values (Template.Bind).
+	T *samtemplate.Template
+	// Params are the bound parameter values (samtemplate.Template.Bind).
 	Params                                  map[string]string
 	Region, AccountID, StackName, Partition string
-}
-
-// Env returns the resolution environment of the stack.
-func (s *Stack) Env() Env {
-	return Env{Params: s.Params, Region: s.Region, AccountID: s.AccountID, StackName: s.StackName, Partition: s.Partition,
-		Ref: s.ref, GetAtt: s.getAtt}
 }
 
 func (s *Stack) partition() string {
@@ -32,13 +31,10 @@ func (s *Stack) partition() string {
 	return s.Partition
 }
 
-// Resolve resolves v in the stack.
-func (s *Stack) Resolve(v any) (any, error) { return s.T.Resolve(v, s.Env()) }
-
 // nameProp resolves a resource's name property, or returns the default
 // "<stack>-<logicalID>".
-func (s *Stack) nameProp(id string, r Resource, prop string) (string, error) {
-	if v, ok := r.Properties[prop]; ok {
+func (s *Stack) nameProp(id, prop string) (string, error) {
+	if v, ok := s.T.Resources[id].Properties[prop]; ok {
 		rv, err := s.Resolve(v)
 		if err != nil {
 			return "", fmt.Errorf("%s.%s: %w", id, prop, err)
@@ -54,35 +50,35 @@ func (s *Stack) nameProp(id string, r Resource, prop string) (string, error) {
 // NOTE: SAM names an unnamed function "<stack>-<LogicalId>-<random>"; the
 // lab leaves out the random suffix.
 func (s *Stack) FunctionName(id string) (string, error) {
-	r, ok := s.T.Resources[id]
-	if !ok {
+	if _, ok := s.T.Resources[id]; !ok {
 		return "", fmt.Errorf("no resource %s", id)
 	}
-	return s.nameProp(id, r, "FunctionName")
+	return s.nameProp(id, "FunctionName")
 }
 
 func (s *Stack) arn(service, resource string) string {
 	return fmt.Sprintf("arn:%s:%s:%s:%s:%s", s.partition(), service, s.Region, s.AccountID, resource)
 }
 
-func (s *Stack) ref(id string, r Resource) (string, error) {
-	switch r.Type {
+// ref returns what Ref of a resource gives (its name, ARN, URL...).
+func (s *Stack) ref(id string) (string, error) {
+	switch s.T.Resources[id].Type {
 	case "AWS::Serverless::Function", "AWS::Lambda::Function":
 		return s.FunctionName(id)
 	case "AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine":
-		name, err := s.nameProp(id, r, "Name")
+		name, err := s.nameProp(id, "Name")
 		if err != nil {
 			return "", err
 		}
 		return s.arn("states", "stateMachine:"+name), nil
 	case "AWS::CloudWatch::Alarm":
-		return s.nameProp(id, r, "AlarmName")
+		return s.nameProp(id, "AlarmName")
 	case "AWS::CloudWatch::Dashboard":
-		return s.nameProp(id, r, "DashboardName")
+		return s.nameProp(id, "DashboardName")
 	case "AWS::Logs::LogGroup":
-		return s.nameProp(id, r, "LogGroupName")
+		return s.nameProp(id, "LogGroupName")
 	case "AWS::SQS::Queue":
-		name, err := s.nameProp(id, r, "QueueName")
+		name, err := s.nameProp(id, "QueueName")
 		if err != nil {
 			return "", err
 		}
@@ -91,28 +87,46 @@ func (s *Stack) ref(id string, r Resource) (string, error) {
 	return id, nil
 }
 
-func (s *Stack) getAtt(id string, r Resource, attr string) (string, error) {
+// getAtt returns a resource attribute.
+func (s *Stack) getAtt(id, attr string) (string, error) {
+	typ := s.T.Resources[id].Type
 	switch {
-	case (r.Type == "AWS::Serverless::Function" || r.Type == "AWS::Lambda::Function") && attr == "Arn":
+	case (typ == "AWS::Serverless::Function" || typ == "AWS::Lambda::Function") && attr == "Arn":
 		name, err := s.FunctionName(id)
 		return s.arn("lambda", "function:"+name), err
-	case strings.HasSuffix(r.Type, "::StateMachine") && attr == "Arn":
-		return s.ref(id, r)
-	case strings.HasSuffix(r.Type, "::StateMachine") && attr == "Name":
-		return s.nameProp(id, r, "Name")
-	case r.Type == "AWS::CloudWatch::Alarm" && attr == "Arn":
-		name, err := s.nameProp(id, r, "AlarmName")
+	case strings.HasSuffix(typ, "::StateMachine") && attr == "Arn":
+		return s.ref(id)
+	case strings.HasSuffix(typ, "::StateMachine") && attr == "Name":
+		return s.nameProp(id, "Name")
+	case typ == "AWS::CloudWatch::Alarm" && attr == "Arn":
+		name, err := s.nameProp(id, "AlarmName")
 		return s.arn("cloudwatch", "alarm:"+name), err
-	case r.Type == "AWS::Logs::LogGroup" && attr == "Arn":
-		name, err := s.nameProp(id, r, "LogGroupName")
+	case typ == "AWS::Logs::LogGroup" && attr == "Arn":
+		name, err := s.nameProp(id, "LogGroupName")
 		return s.arn("logs", "log-group:"+name+":*"), err
-	case r.Type == "AWS::SQS::Queue" && attr == "Arn":
-		name, err := s.nameProp(id, r, "QueueName")
+	case typ == "AWS::SQS::Queue" && attr == "Arn":
+		name, err := s.nameProp(id, "QueueName")
 		return s.arn("sqs", name), err
-	case r.Type == "AWS::SQS::Queue" && attr == "QueueName":
-		return s.nameProp(id, r, "QueueName")
+	case typ == "AWS::SQS::Queue" && attr == "QueueName":
+		return s.nameProp(id, "QueueName")
 	}
-	return "", fmt.Errorf("Fn::GetAtt %s.%s (%s) is not known to the relayshift lab", id, attr, r.Type)
+	return "", fmt.Errorf("Fn::GetAtt %s.%s (%s) is not known to the relayshift lab", id, attr, typ)
+}
+
+// included returns the logical ids of the resources of a type the stack
+// creates (their Condition holds), sorted.
+func (s *Stack) included(typ string) ([]string, error) {
+	var out []string
+	for _, r := range s.T.OfType(typ) {
+		ok, err := s.Included(r.LogicalID)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, r.LogicalID)
+		}
+	}
+	return out, nil
 }
 
 // Function is a function resource as the lab runs it.
@@ -122,8 +136,8 @@ type Function struct {
 	// Env is the function's environment: Globals' variables overlaid with
 	// its own, resolved.
 	Env map[string]string
-	// Timeout is the function's timeout in seconds (default 3, as
-	// CloudFormation's).
+	// Timeout is the function's timeout in seconds (its own, else
+	// Globals', else 3, as CloudFormation's default).
 	Timeout int
 	// Rules are its EventBridgeRule (and CloudWatchEvent) events.
 	Rules []EventRule
@@ -135,71 +149,79 @@ type EventRule struct {
 	Name string
 	// Pattern is the resolved event pattern.
 	Pattern map[string]any
-	// MaximumRetryAttempts and MaximumEventAgeInSeconds are the target's
-	// retry policy (nil: EventBridge's defaults, 185 and 86400).
-	MaximumRetryAttempts     *int
-	MaximumEventAgeInSeconds *int
+	// RetryPolicy is the target's retry policy (unset fields:
+	// EventBridge's defaults).
+	RetryPolicy eventbus.RetryPolicy
 }
 
-func asInt(v any) (int, bool) {
+// intOf reads a whole number the template gives as a number or a string
+// (a Ref to a parameter).
+func intOf(v any) (int, error) {
 	switch x := v.(type) {
 	case int:
-		return x, true
+		return x, nil
 	case float64:
-		return int(x), true
+		if x == float64(int(x)) {
+			return int(x), nil
+		}
 	case string:
-		n, err := strconv.Atoi(x)
-		return n, err == nil
+		return strconv.Atoi(x)
 	}
-	return 0, false
+	return 0, fmt.Errorf("%v is not a whole number", v)
+}
+
+// optionalInt resolves v, when set, to a whole number.
+func (s *Stack) optionalInt(v any) (*int, error) {
+	if v == nil {
+		return nil, nil
+	}
+	rv, err := s.Resolve(v)
+	if err != nil {
+		return nil, err
+	}
+	n, err := intOf(rv)
+	if err != nil {
+		return nil, err
+	}
+	return &n, nil
 }
 
 // Functions returns the serverless functions the stack creates, sorted by
 // logical id.
 func (s *Stack) Functions() ([]Function, error) {
-	env := s.Env()
-	globalFn, _ := s.T.Globals["Function"].(map[string]any)
+	ids, err := s.included("AWS::Serverless::Function")
+	if err != nil {
+		return nil, err
+	}
 	var out []Function
-	for _, id := range s.T.ResourcesOfType("AWS::Serverless::Function") {
-		if ok, err := s.T.Included(id, env); err != nil || !ok {
-			if err != nil {
-				return nil, err
-			}
-			continue
-		}
-		r := s.T.Resources[id]
+	for _, id := range ids {
 		name, err := s.FunctionName(id)
 		if err != nil {
 			return nil, err
 		}
 		f := Function{LogicalID: id, Name: name, Env: map[string]string{}, Timeout: 3}
-		for _, props := range []map[string]any{globalFn, r.Properties} {
-			if t, ok := asInt(props["Timeout"]); ok {
-				f.Timeout = t
-			}
-			envProp, _ := props["Environment"].(map[string]any)
-			vars, _ := envProp["Variables"].(map[string]any)
-			resolved, err := s.T.Resolve(vars, env)
-			if err != nil {
-				return nil, fmt.Errorf("%s: Environment: %w", id, err)
-			}
-			m, _ := resolved.(map[string]any)
-			for k, v := range m {
-				f.Env[k] = scalarString(v)
-			}
+		timeout, err := s.optionalInt(s.T.FunctionProperty(id, "Timeout"))
+		if err != nil {
+			return nil, fmt.Errorf("%s.Timeout: %w", id, err)
 		}
-		events, _ := r.Properties["Events"].(map[string]any)
+		if timeout != nil {
+			f.Timeout = *timeout
+		}
+		resolved, err := s.Resolve(s.T.FunctionEnvironment(id))
+		if err != nil {
+			return nil, fmt.Errorf("%s: Environment: %w", id, err)
+		}
+		m, _ := resolved.(map[string]any)
+		for k, v := range m {
+			f.Env[k] = scalarString(v)
+		}
+		events := s.T.EventBridgeRules(id)
 		for _, en := range slices.Sorted(maps.Keys(events)) {
-			ev, _ := events[en].(map[string]any)
-			typ := str(ev["Type"])
-			if typ != "EventBridgeRule" && typ != "CloudWatchEvent" {
-				continue
-			}
-			props, _ := ev["Properties"].(map[string]any)
+			props := events[en]
 			if b, ok := props["EventBusName"]; ok && b != "default" {
 				return nil, fmt.Errorf("%s.Events.%s: only the default event bus is supported by the lab", id, en)
 			}
-			p, err := s.T.Resolve(props["Pattern"], env)
+			p, err := s.Resolve(props["Pattern"])
 			if err != nil {
 				return nil, fmt.Errorf("%s.Events.%s.Pattern: %w", id, en, err)
 			}
@@ -208,12 +230,12 @@ func (s *Stack) Functions() ([]Function, error) {
 				return nil, fmt.Errorf("%s.Events.%s: no Pattern", id, en)
 			}
 			rule := EventRule{Name: en, Pattern: pm}
-			rp, _ := props["RetryPolicy"].(map[string]any)
-			if n, ok := asInt(rp["MaximumRetryAttempts"]); ok {
-				rule.MaximumRetryAttempts = &n
+			rp := samtemplate.Path(props, "RetryPolicy")
+			if rule.RetryPolicy.MaximumRetryAttempts, err = s.optionalInt(samtemplate.Path(rp, "MaximumRetryAttempts")); err != nil {
+				return nil, fmt.Errorf("%s.Events.%s.RetryPolicy.MaximumRetryAttempts: %w", id, en, err)
 			}
-			if n, ok := asInt(rp["MaximumEventAgeInSeconds"]); ok {
-				rule.MaximumEventAgeInSeconds = &n
+			if rule.RetryPolicy.MaximumEventAgeInSeconds, err = s.optionalInt(samtemplate.Path(rp, "MaximumEventAgeInSeconds")); err != nil {
+				return nil, fmt.Errorf("%s.Events.%s.RetryPolicy.MaximumEventAgeInSeconds: %w", id, en, err)
 			}
 			f.Rules = append(f.Rules, rule)
 		}
@@ -238,17 +260,14 @@ type StateMachine struct {
 
 // StateMachines returns the state machines the stack creates.
 func (s *Stack) StateMachines(read func(path string) ([]byte, error)) ([]StateMachine, error) {
-	env := s.Env()
+	ids, err := s.included("AWS::Serverless::StateMachine")
+	if err != nil {
+		return nil, err
+	}
 	var out []StateMachine
-	for _, id := range s.T.ResourcesOfType("AWS::Serverless::StateMachine") {
-		if ok, err := s.T.Included(id, env); err != nil || !ok {
-			if err != nil {
-				return nil, err
-			}
-			continue
-		}
+	for _, id := range ids {
 		r := s.T.Resources[id]
-		name, err := s.nameProp(id, r, "Name")
+		name, err := s.nameProp(id, "Name")
 		if err != nil {
 			return nil, err
 		}
@@ -270,7 +289,7 @@ func (s *Stack) StateMachines(read func(path string) ([]byte, error)) ([]StateMa
 		default:
 			return nil, fmt.Errorf("%s: no DefinitionUri or Definition", id)
 		}
-		subs, err := s.T.Resolve(r.Properties["DefinitionSubstitutions"], env)
+		subs, err := s.Resolve(r.Properties["DefinitionSubstitutions"])
 		if err != nil {
 			return nil, fmt.Errorf("%s.DefinitionSubstitutions: %w", id, err)
 		}
@@ -289,24 +308,34 @@ type Alarm struct {
 	Properties map[string]any
 }
 
+// Decode decodes the alarm's properties — PutMetricAlarm's names — into v
+// (the lab's monitoring.AlarmSpec), as the lab creates the alarm.
+func (a Alarm) Decode(v any) error {
+	b, err := json.Marshal(a.Properties)
+	if err != nil {
+		return fmt.Errorf("alarm %s: %w", a.LogicalID, err)
+	}
+	if err := json.NewDecoder(bytes.NewReader(b)).Decode(v); err != nil {
+		return fmt.Errorf("alarm %s: %w", a.LogicalID, err)
+	}
+	return nil
+}
+
 // numericAlarmFields are the alarm properties CloudWatch takes as numbers;
 // a Ref to a Number parameter gives a string, which CloudFormation
 // converts, and so does the lab.
 var numericAlarmFields = []string{"Threshold", "Period", "EvaluationPeriods", "DatapointsToAlarm"}
 
-// Alarms returns the CloudWatch alarms the stack creates, with numeric
-// fields as numbers.
+// Alarms returns the CloudWatch alarms the stack creates, sorted by
+// logical id, with numeric fields as numbers.
 func (s *Stack) Alarms() ([]Alarm, error) {
-	env := s.Env()
+	ids, err := s.included("AWS::CloudWatch::Alarm")
+	if err != nil {
+		return nil, err
+	}
 	var out []Alarm
-	for _, id := range s.T.ResourcesOfType("AWS::CloudWatch::Alarm") {
-		if ok, err := s.T.Included(id, env); err != nil || !ok {
-			if err != nil {
-				return nil, err
-			}
-			continue
-		}
-		rv, err := s.T.Resolve(s.T.Resources[id].Properties, env)
+	for _, id := range ids {
+		rv, err := s.Resolve(s.T.Resources[id].Properties)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", id, err)
 		}
@@ -338,39 +367,4 @@ func numeric(v any) {
 			numeric(e)
 		}
 	}
-}
-
-// ParametersFromEnvironment maps RELAYSHIFT_* values to the template's
-// parameters through the functions' environment: a variable set to
-// !Ref <Parameter> (in Globals or a function) gives that parameter the
-// value. This way the lab needs no list of parameter names.
-func (t *Template) ParametersFromEnvironment(values map[string]string) map[string]string {
-	out := map[string]string{}
-	collect := func(fn map[string]any) {
-		envProp, _ := fn["Environment"].(map[string]any)
-		vars, _ := envProp["Variables"].(map[string]any)
-		for k, v := range vars {
-			m, ok := v.(map[string]any)
-			if !ok || len(m) != 1 {
-				continue
-			}
-			p, ok := m["Ref"].(string)
-			if !ok {
-				continue
-			}
-			if _, isParam := t.Parameters[p]; !isParam {
-				continue
-			}
-			if val, ok := values[k]; ok {
-				out[p] = val
-			}
-		}
-	}
-	if g, ok := t.Globals["Function"].(map[string]any); ok {
-		collect(g)
-	}
-	for _, id := range t.ResourcesOfType("AWS::Serverless::Function") {
-		collect(t.Resources[id].Properties)
-	}
-	return out
 }

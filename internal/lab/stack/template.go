@@ -1,28 +1,25 @@
-// Package stack deploys the project's SAM template (template.yaml) into the
-// local lab, as CloudFormation would: it binds and checks the parameters,
-// evaluates the conditions, resolves the intrinsic functions against
-// parameter values, pseudo parameters and the names and ARNs the stack's
-// resources get, and returns what the lab runs — the functions with their
-// environment, the EventBridge rules, the state machines with their
-// substitutions, the alarms — so that none of it is written twice.
+// Package stack deploys the project's SAM template into the local lab, as
+// CloudFormation would: it wraps the template internal/samtemplate reads
+// (parameters already bound with Template.Bind), gives the stack's
+// resources the names and ARNs a deployment as StackName would have,
+// evaluates the conditions, and resolves the intrinsic functions against
+// parameter values, pseudo parameters and those names and ARNs. It returns
+// what the lab runs — the functions with their environment, timeouts and
+// EventBridge rules, the state machines with their substitutions, the
+// alarms — so that none of it is written twice. The definition checks
+// (infra) resolve the alarms through it too, so they see what the lab
+// runs.
 //
-// (internal/samtemplate reads the same template for the definition checks,
-// unresolved; this package resolves it.)
-//
-// It parses YAML with CloudFormation's short-form tags (!Ref, !Sub,
-// !GetAtt, !Join, !Select, !Split, !If, !Equals, !Not, !And, !Or,
-// !FindInMap, !Base64, !Condition) and resolves those intrinsic functions
-// with parameter values, pseudo parameters and the lab's own resource
-// names and ARNs. Intrinsics it cannot resolve here (!ImportValue,
-// !GetAZs, !Cidr, !Transform) are refused with an error naming them.
+// It resolves Ref, Fn::GetAtt, Fn::Sub, Fn::Join, Fn::Select, Fn::Split,
+// Fn::If, Fn::Equals, Fn::Not, Fn::And, Fn::Or, Condition and
+// Fn::FindInMap. Intrinsics it cannot resolve here (Fn::ImportValue,
+// Fn::GetAZs, Fn::Cidr, Fn::Transform, Fn::Base64...) are refused with an
+// error naming them.
 package stack
 
 import (
 	"errors"
 	"fmt"
-	"maps"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -31,175 +28,15 @@ import (
 	"github.com/relayshift/relayshift/internal/samtemplate"
 )
 
-// Template is a parsed SAM template.
-type Template struct {
-	// Dir is the directory the template was read from (relative URIs such
-	// as DefinitionUri are resolved from it).
-	Dir        string
-	Parameters map[string]Parameter
-	Conditions map[string]any
-	Mappings   map[string]any
-	Globals    map[string]any
-	Resources  map[string]Resource
-	Outputs    map[string]any
-}
+var scalarString = samtemplate.ScalarString
 
-// Parameter is a template parameter.
-type Parameter struct {
-	Type           string
-	Default        *string
-	AllowedValues  []string
-	AllowedPattern string
-	Description    string
-}
-
-// Resource is a template resource; Properties are unresolved.
-type Resource struct {
-	Type       string
-	Condition  string
-	Properties map[string]any
-	Metadata   map[string]any
-}
-
-// Load reads and parses the template at path.
-func Load(path string) (*Template, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	t, err := Parse(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	t.Dir = filepath.Dir(path)
-	return t, nil
-}
-
-// Parse parses a template (YAML or JSON).
-func Parse(b []byte) (*Template, error) {
-	doc, err := samtemplate.Decode(b)
-	if err != nil {
-		return nil, err
-	}
-	t := &Template{Parameters: map[string]Parameter{}, Resources: map[string]Resource{}}
-	t.Conditions, _ = doc["Conditions"].(map[string]any)
-	t.Mappings, _ = doc["Mappings"].(map[string]any)
-	t.Globals, _ = doc["Globals"].(map[string]any)
-	t.Outputs, _ = doc["Outputs"].(map[string]any)
-	params, _ := doc["Parameters"].(map[string]any)
-	for name, raw := range params {
-		m, _ := raw.(map[string]any)
-		p := Parameter{Type: str(m["Type"]), AllowedPattern: str(m["AllowedPattern"]), Description: str(m["Description"])}
-		if d, ok := m["Default"]; ok {
-			s := scalarString(d)
-			p.Default = &s
-		}
-		if av, ok := m["AllowedValues"].([]any); ok {
-			for _, v := range av {
-				p.AllowedValues = append(p.AllowedValues, scalarString(v))
-			}
-		}
-		t.Parameters[name] = p
-	}
-	res, _ := doc["Resources"].(map[string]any)
-	if len(res) == 0 {
-		return nil, errors.New("the template has no Resources")
-	}
-	for id, raw := range res {
-		m, _ := raw.(map[string]any)
-		r := Resource{Type: str(m["Type"]), Condition: str(m["Condition"])}
-		r.Properties, _ = m["Properties"].(map[string]any)
-		r.Metadata, _ = m["Metadata"].(map[string]any)
-		if r.Properties == nil {
-			r.Properties = map[string]any{}
-		}
-		t.Resources[id] = r
-	}
-	return t, nil
-}
-
-func str(v any) string { s, _ := v.(string); return s }
-
-// scalarString renders a scalar as CloudFormation passes parameter values:
-// a string.
-func scalarString(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case int:
-		return strconv.Itoa(x)
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
-	case bool:
-		return strconv.FormatBool(x)
-	case nil:
-		return ""
-	}
-	return fmt.Sprint(v)
-}
-
-// Env is what intrinsic functions resolve against.
-type Env struct {
-	// Params holds the parameter values (defaults applied by Bind).
-	Params map[string]string
-	// Region, AccountID, StackName, Partition are the pseudo parameters.
-	Region, AccountID, StackName, Partition string
-	// Ref returns what Ref of a resource gives (its name, ARN, URL...).
-	Ref func(logicalID string, r Resource) (string, error)
-	// GetAtt returns a resource attribute.
-	GetAtt func(logicalID string, r Resource, attr string) (string, error)
-}
-
-// Bind checks values against the template's parameters (unknown names,
-// missing values without defaults, AllowedValues, AllowedPattern) and
-// returns every parameter's value.
-func (t *Template) Bind(values map[string]string) (map[string]string, error) {
-	out := map[string]string{}
-	var errs []error
-	for name := range values {
-		if _, ok := t.Parameters[name]; !ok {
-			errs = append(errs, fmt.Errorf("parameter %s: the template has no such parameter", name))
-		}
-	}
-	for _, name := range slices.Sorted(maps.Keys(t.Parameters)) {
-		p := t.Parameters[name]
-		v, ok := values[name]
-		if !ok {
-			if p.Default == nil {
-				errs = append(errs, fmt.Errorf("parameter %s: no value and no default", name))
-				continue
-			}
-			v = *p.Default
-		}
-		if len(p.AllowedValues) > 0 && !slices.Contains(p.AllowedValues, v) {
-			errs = append(errs, fmt.Errorf("parameter %s: %q is not one of %v", name, v, p.AllowedValues))
-		}
-		if p.AllowedPattern != "" {
-			re, err := regexp.Compile("^(?:" + p.AllowedPattern + ")$")
-			if err == nil && !re.MatchString(v) {
-				errs = append(errs, fmt.Errorf("parameter %s: %q does not match %s", name, v, p.AllowedPattern))
-			}
-		}
-		if p.Type == "Number" {
-			if _, err := strconv.ParseFloat(v, 64); err != nil {
-				errs = append(errs, fmt.Errorf("parameter %s: %q is not a number", name, v))
-			}
-		}
-		out[name] = v
-	}
-	return out, errors.Join(errs...)
-}
-
-// resolver resolves intrinsic functions.
-type resolver struct {
-	t   *Template
-	env Env
-}
+// resolver resolves intrinsic functions in a stack.
+type resolver struct{ s *Stack }
 
 // Resolve returns v with every intrinsic function resolved. Keys whose
 // value resolves to AWS::NoValue are dropped.
-func (t *Template) Resolve(v any, env Env) (any, error) {
-	r := &resolver{t: t, env: env}
+func (s *Stack) Resolve(v any) (any, error) {
+	r := &resolver{s: s}
 	out, err := r.resolve(v)
 	if errors.Is(err, errNoValue) {
 		return nil, nil
@@ -208,9 +45,21 @@ func (t *Template) Resolve(v any, env Env) (any, error) {
 }
 
 // Condition evaluates the named condition.
-func (t *Template) Condition(name string, env Env) (bool, error) {
-	r := &resolver{t: t, env: env}
+func (s *Stack) Condition(name string) (bool, error) {
+	r := &resolver{s: s}
 	return r.condition(name, nil)
+}
+
+// Included reports whether resource id is created, given its Condition.
+func (s *Stack) Included(id string) (bool, error) {
+	r, ok := s.T.Resources[id]
+	if !ok {
+		return false, fmt.Errorf("no resource %s", id)
+	}
+	if r.Condition == "" {
+		return true, nil
+	}
+	return s.Condition(r.Condition)
 }
 
 var errNoValue = errors.New("AWS::NoValue")
@@ -405,72 +254,56 @@ func (r *resolver) intrinsic(fn string, arg any) (any, error) {
 			}
 			keys = append(keys, s)
 		}
-		m1, _ := r.t.Mappings[keys[0]].(map[string]any)
+		m1, _ := r.s.T.Mappings[keys[0]].(map[string]any)
 		m2, _ := m1[keys[1]].(map[string]any)
 		v, ok := m2[keys[2]]
 		if !ok {
 			return nil, fmt.Errorf("Fn::FindInMap: %v not found", keys)
 		}
 		return r.resolve(v)
-	case "Fn::Base64":
-		return nil, errors.New("Fn::Base64 is not needed by the lab")
 	}
 	return nil, fmt.Errorf("%s is not supported by the relayshift lab", fn)
 }
 
 func (r *resolver) ref(name string) (any, error) {
+	s := r.s
 	switch name {
 	case "AWS::Region":
-		return r.env.Region, nil
+		return s.Region, nil
 	case "AWS::AccountId":
-		return r.env.AccountID, nil
+		return s.AccountID, nil
 	case "AWS::StackName":
-		return r.env.StackName, nil
+		return s.StackName, nil
 	case "AWS::Partition":
-		return r.partition(), nil
+		return s.partition(), nil
 	case "AWS::URLSuffix":
 		return "amazonaws.com", nil
 	case "AWS::StackId":
-		return fmt.Sprintf("arn:%s:cloudformation:%s:%s:stack/%s/00000000-0000-0000-0000-000000000000", r.partition(), r.env.Region, r.env.AccountID, r.env.StackName), nil
+		return fmt.Sprintf("arn:%s:cloudformation:%s:%s:stack/%s/00000000-0000-0000-0000-000000000000", s.partition(), s.Region, s.AccountID, s.StackName), nil
 	case "AWS::NoValue":
 		return nil, errNoValue
 	}
-	if v, ok := r.env.Params[name]; ok {
-		if p := r.t.Parameters[name]; strings.HasPrefix(p.Type, "List<") || p.Type == "CommaDelimitedList" {
+	if v, ok := s.Params[name]; ok {
+		if p := s.T.Parameters[name]; strings.HasPrefix(p.Type, "List<") || p.Type == "CommaDelimitedList" {
 			var out []any
-			for _, s := range strings.Split(v, ",") {
-				out = append(out, strings.TrimSpace(s))
+			for _, e := range strings.Split(v, ",") {
+				out = append(out, strings.TrimSpace(e))
 			}
 			return out, nil
 		}
 		return v, nil
 	}
-	res, ok := r.t.Resources[name]
-	if !ok {
+	if _, ok := s.T.Resources[name]; !ok {
 		return nil, fmt.Errorf("!Ref %s: no such parameter or resource", name)
 	}
-	if r.env.Ref == nil {
-		return nil, fmt.Errorf("!Ref %s: resource references are not resolvable here", name)
-	}
-	return r.env.Ref(name, res)
-}
-
-func (r *resolver) partition() string {
-	if r.env.Partition == "" {
-		return "aws"
-	}
-	return r.env.Partition
+	return s.ref(name)
 }
 
 func (r *resolver) getAtt(resource, attr string) (any, error) {
-	res, ok := r.t.Resources[resource]
-	if !ok {
+	if _, ok := r.s.T.Resources[resource]; !ok {
 		return nil, fmt.Errorf("Fn::GetAtt %s.%s: no such resource", resource, attr)
 	}
-	if r.env.GetAtt == nil {
-		return nil, fmt.Errorf("Fn::GetAtt %s.%s: not resolvable here", resource, attr)
-	}
-	return r.env.GetAtt(resource, res, attr)
+	return r.s.getAtt(resource, attr)
 }
 
 var subVar = regexp.MustCompile(`\$\{([^}]*)\}`)
@@ -531,7 +364,7 @@ func (r *resolver) condition(name string, seen []string) (bool, error) {
 	if slices.Contains(seen, name) {
 		return false, fmt.Errorf("condition %s refers to itself", name)
 	}
-	c, ok := r.t.Conditions[name]
+	c, ok := r.s.T.Conditions[name]
 	if !ok {
 		return false, fmt.Errorf("no condition %s", name)
 	}
@@ -600,29 +433,4 @@ func (r *resolver) boolFn(fn string, arg any, seen []string) (bool, error) {
 		return slices.Contains(vals, true), nil
 	}
 	return false, fmt.Errorf("%s is not a condition function", fn)
-}
-
-// Included reports whether resource id is created, given its Condition.
-func (t *Template) Included(id string, env Env) (bool, error) {
-	r, ok := t.Resources[id]
-	if !ok {
-		return false, fmt.Errorf("no resource %s", id)
-	}
-	if r.Condition == "" {
-		return true, nil
-	}
-	return t.Condition(r.Condition, env)
-}
-
-// ResourcesOfType returns the logical ids of the resources of a type,
-// sorted.
-func (t *Template) ResourcesOfType(typ string) []string {
-	var out []string
-	for id, r := range t.Resources {
-		if r.Type == typ {
-			out = append(out, id)
-		}
-	}
-	slices.Sort(out)
-	return out
 }

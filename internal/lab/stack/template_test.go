@@ -7,6 +7,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/relayshift/relayshift/internal/lab/eventbus"
+	"github.com/relayshift/relayshift/internal/samtemplate"
 )
 
 const (
@@ -17,7 +20,7 @@ const (
 
 func stack(t *testing.T, extra map[string]string) *Stack {
 	t.Helper()
-	tpl, err := Load(filepath.Join("testdata", "template.yaml"))
+	tpl, err := samtemplate.Load(filepath.Join("testdata", "template.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,8 +40,10 @@ func stack(t *testing.T, extra map[string]string) *Stack {
 	return &Stack{T: tpl, Params: params, Region: "us-east-1", AccountID: "123456789012", StackName: "relayshift"}
 }
 
+// The lab finds the parameters through the functions' environment, and
+// Bind checks them (samtemplate's tests cover every rule).
 func TestParametersFromEnvironmentAndBind(t *testing.T) {
-	tpl, err := Load(filepath.Join("testdata", "template.yaml"))
+	tpl, err := samtemplate.Load(filepath.Join("testdata", "template.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +86,8 @@ func TestFunctionsRulesAndStateMachine(t *testing.T) {
 		"source": []any{"aws.cloudwatch"}, "detail-type": []any{"CloudWatch Alarm State Change"},
 		"detail": map[string]any{"alarmName": []any{map[string]any{"prefix": "relayshift-relay-"}}, "state": map[string]any{"value": []any{"ALARM"}}},
 	}
-	if len(rb.Rules) != 1 || *rb.Rules[0].MaximumRetryAttempts != 20 || *rb.Rules[0].MaximumEventAgeInSeconds != 900 {
+	twenty, nine := 20, 900
+	if len(rb.Rules) != 1 || !cmp.Equal(rb.Rules[0].RetryPolicy, eventbus.RetryPolicy{MaximumRetryAttempts: &twenty, MaximumEventAgeInSeconds: &nine}) {
 		t.Fatalf("rules %+v", rb.Rules)
 	}
 	if diff := cmp.Diff(wantPattern, rb.Rules[0].Pattern); diff != "" {
@@ -136,7 +142,7 @@ func TestIntrinsics(t *testing.T) {
 		{"if without rule", s.T.Resources["ShiftFunction"].Properties["Policies"].([]any)[0].(map[string]any)["Statement"].([]any)[0].(map[string]any)["Resource"],
 			"arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/relay/50dc6c495c0c9188/f2f7dc8efc522ab2/*", ""},
 		{"sub literal", s.T.Resources["Dashboard"].Properties["DashboardBody"], `{"x": "${Literal} us-east-1"}`, ""},
-		{"ref output", s.T.Outputs["RollbackFunctionName"].(map[string]any)["Value"], "relayshift-RollbackFunction", ""},
+		{"ref output", s.T.Outputs["RollbackFunctionName"]["Value"], "relayshift-RollbackFunction", ""},
 		{"no value", map[string]any{"a": map[string]any{"Ref": "AWS::NoValue"}, "b": 1}, map[string]any{"b": 1}, ""},
 		{"select out of range", map[string]any{"Fn::Select": []any{9, []any{"a"}}}, nil, "out of range"},
 		{"import value", map[string]any{"Fn::ImportValue": "x"}, nil, "Fn::ImportValue is not supported by the relayshift lab"},

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/relayshift/relayshift/internal/lab/uuid"
 )
 
 // ServeHTTP serves the Step Functions API as the Go SDK's sfn client calls
@@ -22,7 +24,7 @@ import (
 // (aws-sdk-go-v2 service/sfn deserializers.go), and timestamps are epoch
 // seconds (awsJson1_0).
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	reqID := newUUID()
+	reqID := uuid.New()
 	w.Header().Set("X-Amzn-Requestid", reqID)
 	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), "AWSStepFunctions.")
 	if r.Method != http.MethodPost || !ok {
@@ -295,13 +297,31 @@ func (s *Service) apiGetExecutionHistory(body []byte) (any, error) {
 	if in.ReverseOrder {
 		slices.Reverse(events)
 	}
-	key := fmt.Sprintf("history|%s|%t", in.ExecutionArn, in.ReverseOrder)
-	page, next, err := paginate(len(events), in.MaxResults, in.NextToken, key)
+	// NOTE: the token names the id of the last event returned, not an
+	// offset: a running execution's history grows between pages, at the
+	// front in reverseOrder, and the next page must go on from where the
+	// previous one stopped.
+	size, err := pageSize(in.MaxResults)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Event, 0, page[1]-page[0])
-	for _, e := range events[page[0]:page[1]] {
+	key := fmt.Sprintf("history|%s|%t", in.ExecutionArn, in.ReverseOrder)
+	start := 0
+	if in.NextToken != "" {
+		id, err := decodeToken(in.NextToken, key)
+		i := slices.IndexFunc(events, func(e Event) bool { return e.ID == int64(id) })
+		if err != nil || i < 0 {
+			return nil, apiErr("InvalidToken", "Invalid Token: '%s'", in.NextToken)
+		}
+		start = i + 1
+	}
+	end := min(start+size, len(events))
+	next := ""
+	if end < len(events) {
+		next = encodeToken(int(events[end-1].ID), key)
+	}
+	out := make([]Event, 0, end-start)
+	for _, e := range events[start:end] {
 		// NOTE: includeExecutionData defaults to true (API reference,
 		// GetExecutionHistory).
 		if in.IncludeExecutionData != nil && !*in.IncludeExecutionData {
@@ -318,12 +338,9 @@ func (s *Service) apiGetExecutionHistory(body []byte) (any, error) {
 // (API reference, ListExecutions and GetExecutionHistory). A token is valid
 // only for the request that produced it (InvalidToken otherwise).
 func paginate(n int, maxResults int32, token, key string) ([2]int, string, error) {
-	if maxResults < 0 || maxResults > 1000 {
-		return [2]int{}, "", apiErr("ValidationException", "1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 1000", maxResults)
-	}
-	size := int(maxResults)
-	if size == 0 {
-		size = 100
+	size, err := pageSize(maxResults)
+	if err != nil {
+		return [2]int{}, "", err
 	}
 	start := 0
 	if token != "" {
@@ -340,13 +357,26 @@ func paginate(n int, maxResults int32, token, key string) ([2]int, string, error
 	return [2]int{start, end}, next, nil
 }
 
+// pageSize validates maxResults and returns the page size.
+func pageSize(maxResults int32) (int, error) {
+	if maxResults < 0 || maxResults > 1000 {
+		return 0, apiErr("ValidationException", "1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 1000", maxResults)
+	}
+	if maxResults == 0 {
+		return 100, nil
+	}
+	return int(maxResults), nil
+}
+
 func tokenDigest(key string) string {
 	sum := sha256.Sum256([]byte(key))
 	return base64.RawURLEncoding.EncodeToString(sum[:8])
 }
 
-func encodeToken(offset int, key string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(offset) + "." + tokenDigest(key)))
+// encodeToken encodes a position (an offset, or an event id) for the
+// request key.
+func encodeToken(pos int, key string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(pos) + "." + tokenDigest(key)))
 }
 
 func decodeToken(token, key string) (int, error) {

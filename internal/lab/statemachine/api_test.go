@@ -274,6 +274,66 @@ func TestAPIPaging(t *testing.T) {
 	}
 }
 
+// TestAPIHistoryPagingWhileRunning: a running execution's history grows
+// between pages (at the front in reverseOrder); the next page goes on
+// after the last event returned, without repeating or skipping one.
+func TestAPIHistoryPagingWhileRunning(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		reverse bool
+		first   []int64
+		second  []int64
+	}{
+		// Events 1-4 exist when the first page is read; 5-7 arrive before
+		// the second.
+		{name: "reverse", reverse: true, first: []int64{4, 3}, second: []int64{2, 1}},
+		{name: "forward", reverse: false, first: []int64{1, 2}, second: []int64{3, 4}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			release, started := make(chan struct{}), make(chan struct{})
+			l, c, _ := apiLab(t, map[string]Handler{"work": script(outcome{out: `{"done":true}`, block: release, started: started})})
+			ctx := context.Background()
+			smARN := createSM(t, c, "relayshift-deploy", oneTask)
+			out, err := c.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(smARN), Input: aws.String(`{"n":1}`)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			arn := aws.ToString(out.ExecutionArn)
+			<-started
+			ids := func(page *sfn.GetExecutionHistoryOutput) []int64 {
+				var out []int64
+				for _, e := range page.Events {
+					out = append(out, e.Id)
+				}
+				return out
+			}
+			first, err := c.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn), MaxResults: 2, ReverseOrder: tc.reverse})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.first, ids(first)); diff != "" || first.NextToken == nil {
+				t.Fatalf("first page (-want +got):\n%s (token %v)", diff, first.NextToken)
+			}
+			close(release)
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				h, _ := l.svc.History(arn)
+				if len(h) >= 7 || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			second, err := c.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn), MaxResults: 2, ReverseOrder: tc.reverse, NextToken: first.NextToken})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.second, ids(second)); diff != "" {
+				t.Errorf("second page after the history grew (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestAPIErrors(t *testing.T) {
 	_, c, url := apiLab(t, nil)
 	ctx := context.Background()
@@ -314,7 +374,7 @@ func TestAPIErrors(t *testing.T) {
 	}
 	_, err = c.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("parallel"), Definition: aws.String(readTestdata(t, "unsupported-parallel.asl.json")), RoleArn: aws.String(testRole)})
 	var invalidDef *types.InvalidDefinition
-	if !errors.As(err, &invalidDef) || !strings.Contains(invalidDef.ErrorMessage(), `state "CheckBothColours": the Parallel state type is not supported`) {
+	if !errors.As(err, &invalidDef) || !strings.Contains(invalidDef.ErrorMessage(), `state "CheckBothColours": Parallel state is not supported`) {
 		t.Errorf("unsupported definition = %v, want InvalidDefinition naming the state and the feature", err)
 	}
 	_, err = c.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: aws.String(smARN), MaxResults: 1001})

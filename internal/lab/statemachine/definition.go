@@ -7,7 +7,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"time"
 )
 
 // Definition is a loaded state machine definition: parsed, validated, and
@@ -46,44 +45,34 @@ func (d *Definition) Functions() []string {
 	return out
 }
 
-type optPath struct {
-	set  bool // the field is present
-	null bool // the field is JSON null
-	path refPath
-}
-
 type state struct {
 	name string
 	typ  string
 	next string
 	end  bool
 
-	inputPath, outputPath, resultPath optPath
-	parameters, resultSelector        *template
-	result                            any
-	hasResult                         bool
+	// resultPath is nil when the state has none ($: the result replaces
+	// the input).
+	resultPath                 *refPath
+	parameters, resultSelector *template
+	result                     any
+	hasResult                  bool
 
 	// Task
-	resource       string
-	timeoutSeconds int64
-	retry          []retrier
-	catch          []catcher
+	retry []retrier
+	catch []catcher
 
 	// Choice
 	choices     []*choiceRule
 	defaultNext string
 
 	// Wait
-	seconds       int64
-	hasSeconds    bool
-	secondsPath   *refPath
-	timestamp     time.Time
-	hasTimestamp  bool
-	timestampPath *refPath
+	seconds     int64
+	secondsPath *refPath
 
 	// Fail
-	errorName, cause     string
-	errorPath, causePath *dynamicString
+	errorName string
+	causePath *refPath
 }
 
 type retrier struct {
@@ -92,20 +81,12 @@ type retrier struct {
 	maxAttempts     int64
 	backoffRate     float64
 	maxDelaySeconds int64 // 0: none
-	jitterFull      bool
 }
 
 type catcher struct {
 	errorEquals []string
 	next        string
-	resultPath  optPath
-}
-
-// dynamicString is a Fail state's ErrorPath or CausePath: a reference path
-// or an intrinsic function.
-type dynamicString struct {
-	path *refPath
-	call *intrinsic
+	resultPath  *refPath
 }
 
 // lambdaInvoke is the only Task resource the engine runs.
@@ -147,19 +128,9 @@ func Load(definition []byte, substitutions map[string]string) (*Definition, erro
 		return nil, errors.New("definition must be a JSON object")
 	}
 	d := &Definition{text: text, states: map[string]*state{}}
-	for k, v := range top {
+	for k := range top {
 		switch k {
-		case "StartAt", "States", "Comment":
-		case "Version":
-			if v != "1.0" {
-				return nil, fmt.Errorf("definition: Version %v is not \"1.0\"", v)
-			}
-		case "QueryLanguage":
-			if v != "JSONPath" {
-				return nil, unsupported("definition", fmt.Sprintf("QueryLanguage %v (only JSONPath)", v))
-			}
-		case "TimeoutSeconds":
-			return nil, unsupported("definition", "the top-level TimeoutSeconds")
+		case "StartAt", "States", "Comment", "QueryLanguage", "Version", "TimeoutSeconds":
 		default:
 			return nil, fmt.Errorf("definition: unknown field %q", k)
 		}
@@ -173,6 +144,12 @@ func Load(definition []byte, substitutions map[string]string) (*Definition, erro
 		return nil, errors.New("definition: States must be a non-empty object")
 	}
 	d.order = definitionOrder(text, statesV)
+	// NOTE: a definition using an ASL feature the engine does not
+	// implement is refused before it is parsed: the lab never runs a
+	// definition differently from AWS without saying so.
+	if err := checkFeatures(top, d.order); err != nil {
+		return nil, err
+	}
 	for _, name := range d.order {
 		s, err := parseState(name, statesV[name])
 		if err != nil {
@@ -208,29 +185,16 @@ func definitionOrder(text string, states map[string]any) []string {
 	return names
 }
 
-// allowedFields lists the fields each state type may have.
+// allowedFields lists the fields each state type may have in a
+// definition the engine runs: the transition grammar and the supported
+// features (features.go refuses the other ASL fields first).
 var allowedFields = map[string][]string{
-	"Pass":    {"Type", "Comment", "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "Result", "QueryLanguage"},
-	"Task":    {"Type", "Comment", "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Resource", "Retry", "Catch", "TimeoutSeconds", "QueryLanguage"},
-	"Choice":  {"Type", "Comment", "InputPath", "OutputPath", "Choices", "Default", "QueryLanguage"},
-	"Wait":    {"Type", "Comment", "Next", "End", "InputPath", "OutputPath", "Seconds", "SecondsPath", "Timestamp", "TimestampPath", "QueryLanguage"},
-	"Succeed": {"Type", "Comment", "InputPath", "OutputPath", "QueryLanguage"},
-	"Fail":    {"Type", "Comment", "Error", "ErrorPath", "Cause", "CausePath", "QueryLanguage"},
-}
-
-// unsupportedFields names the ASL fields the engine knows of but does not
-// implement, with what to call them in the error.
-var unsupportedFields = map[string]string{
-	"Arguments":            "Arguments (JSONata)",
-	"Output":               "Output (JSONata)",
-	"Assign":               "Assign (workflow variables)",
-	"HeartbeatSeconds":     "HeartbeatSeconds",
-	"HeartbeatSecondsPath": "HeartbeatSecondsPath",
-	"TimeoutSecondsPath":   "TimeoutSecondsPath",
-	"Credentials":          "Credentials (cross-account tasks)",
-	"Iterator":             "Iterator",
-	"ItemProcessor":        "ItemProcessor",
-	"Branches":             "Branches",
+	"Pass":    {"Type", "Comment", "Next", "End", "ResultPath", "Parameters", "Result"},
+	"Task":    {"Type", "Comment", "Next", "End", "ResultPath", "Parameters", "ResultSelector", "Resource", "Retry", "Catch"},
+	"Choice":  {"Type", "Comment", "Choices", "Default"},
+	"Wait":    {"Type", "Comment", "Next", "End", "Seconds", "SecondsPath"},
+	"Succeed": {"Type", "Comment"},
+	"Fail":    {"Type", "Comment", "Error", "CausePath"},
 }
 
 func parseState(name string, v any) (*state, error) {
@@ -243,27 +207,12 @@ func parseState(name string, v any) (*state, error) {
 	s.typ, _ = m["Type"].(string)
 	allowed, known := allowedFields[s.typ]
 	if !known {
-		if s.typ == "Parallel" || s.typ == "Map" {
-			return nil, unsupported(where, "the "+s.typ+" state type")
-		}
 		return nil, fmt.Errorf("%s: unknown Type %v", where, m["Type"])
 	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if slices.Contains(allowed, k) {
-			continue
+	for _, k := range sortedKeys(m) {
+		if !slices.Contains(allowed, k) {
+			return nil, fmt.Errorf("%s: field %q is not valid in a %s state", where, k, s.typ)
 		}
-		if feature, ok := unsupportedFields[k]; ok {
-			return nil, unsupported(where, feature)
-		}
-		return nil, fmt.Errorf("%s: field %q is not valid in a %s state", where, k, s.typ)
-	}
-	if ql, ok := m["QueryLanguage"]; ok && ql != "JSONPath" {
-		return nil, unsupported(where, fmt.Sprintf("QueryLanguage %v (only JSONPath)", ql))
 	}
 
 	// Transitions.
@@ -287,13 +236,7 @@ func parseState(name string, v any) (*state, error) {
 	}
 
 	var err error
-	if s.inputPath, err = parseOptPath(m, "InputPath", false, where); err != nil {
-		return nil, err
-	}
-	if s.outputPath, err = parseOptPath(m, "OutputPath", false, where); err != nil {
-		return nil, err
-	}
-	if s.resultPath, err = parseOptPath(m, "ResultPath", false, where); err != nil {
+	if s.resultPath, err = optionalPath(m, "ResultPath", false, where); err != nil {
 		return nil, err
 	}
 	if p, ok := m["Parameters"]; ok {
@@ -329,37 +272,26 @@ func parseState(name string, v any) (*state, error) {
 	return s, nil
 }
 
-func parseOptPath(m map[string]any, field string, allowContext bool, where string) (optPath, error) {
+// optionalPath parses an optional path field; nil when it is absent.
+func optionalPath(m map[string]any, field string, allowContext bool, where string) (*refPath, error) {
 	v, ok := m[field]
 	if !ok {
-		return optPath{}, nil
-	}
-	if v == nil {
-		return optPath{set: true, null: true}, nil
+		return nil, nil
 	}
 	s, ok := v.(string)
 	if !ok {
-		return optPath{}, fmt.Errorf("%s: %s must be a path or null", where, field)
+		return nil, fmt.Errorf("%s: %s must be a reference path", where, field)
 	}
 	p, err := parsePath(s, allowContext)
 	if err != nil {
-		return optPath{}, fmt.Errorf("%s: %s: %w", where, field, err)
+		return nil, fmt.Errorf("%s: %s: %w", where, field, err)
 	}
-	return optPath{set: true, path: p}, nil
+	return &p, nil
 }
 
 func parseTask(s *state, m map[string]any, where string) error {
-	s.resource, _ = m["Resource"].(string)
-	switch {
-	case s.resource == lambdaInvoke:
-	case strings.HasPrefix(s.resource, lambdaInvoke+"."):
-		return unsupported(where, fmt.Sprintf("the %s integration pattern", strings.TrimPrefix(s.resource, lambdaInvoke)))
-	case strings.HasPrefix(s.resource, "arn:aws:lambda:"):
-		return unsupported(where, "the Lambda-ARN Task resource (use arn:aws:states:::lambda:invoke)")
-	case s.resource == "":
-		return fmt.Errorf("%s: Resource is required", where)
-	default:
-		return unsupported(where, fmt.Sprintf("the Task resource %s (only %s)", s.resource, lambdaInvoke))
+	if r, _ := m["Resource"].(string); r != lambdaInvoke {
+		return fmt.Errorf("%s: Resource %q: want %s", where, r, lambdaInvoke)
 	}
 	if s.parameters == nil || s.parameters.kind != tplObject {
 		return fmt.Errorf("%s: lambda:invoke needs Parameters with FunctionName and Payload", where)
@@ -371,25 +303,15 @@ func parseTask(s *state, m map[string]any, where string) error {
 			hasName = true
 		case "Payload":
 			hasPayload = true
-		default:
-			// NOTE: lambda:invoke also takes ClientContext, InvocationType
-			// and Qualifier (developer guide); the lab runs synchronous
-			// invocations of the unqualified function only.
-			return unsupported(where, fmt.Sprintf("the lambda:invoke parameter %s", f.name))
 		}
 	}
 	if !hasName {
 		return fmt.Errorf("%s: lambda:invoke needs Parameters.FunctionName", where)
 	}
 	if !hasPayload {
+		// NOTE: without Payload, lambda:invoke sends the state input; the
+		// project always sends an explicit one (docs/architecture.md).
 		return unsupported(where, "lambda:invoke without an explicit Payload")
-	}
-	if t, ok := m["TimeoutSeconds"]; ok {
-		n, ok := integer(t)
-		if !ok || n < 1 || n > 99999999 {
-			return fmt.Errorf("%s: TimeoutSeconds must be a positive integer", where)
-		}
-		s.timeoutSeconds = n
 	}
 	if r, ok := m["Retry"]; ok {
 		list, ok := r.([]any)
@@ -447,8 +369,8 @@ func parseRetrier(v any, where string, last bool) (retrier, error) {
 		return retrier{}, fmt.Errorf("%s: must be an object", where)
 	}
 	// NOTE: defaults IntervalSeconds 1, MaxAttempts 3, BackoffRate 2.0;
-	// MaxDelaySeconds is in 1..31622400 and JitterStrategy FULL or NONE
-	// (developer guide, Retrying after an error).
+	// MaxDelaySeconds is in 1..31622400 (developer guide, Retrying after an
+	// error).
 	r := retrier{intervalSeconds: 1, maxAttempts: 3, backoffRate: 2}
 	for k, x := range m {
 		var ok bool
@@ -467,9 +389,6 @@ func parseRetrier(v any, where string, last bool) (retrier, error) {
 		case "MaxDelaySeconds":
 			r.maxDelaySeconds, ok = integer(x)
 			ok = ok && r.maxDelaySeconds >= 1 && r.maxDelaySeconds <= 31622400
-		case "JitterStrategy":
-			ok = x == "FULL" || x == "NONE"
-			r.jitterFull = x == "FULL"
 		default:
 			return retrier{}, fmt.Errorf("%s: unknown field %q", where, k)
 		}
@@ -491,8 +410,6 @@ func parseCatcher(v any, where string, last bool) (catcher, error) {
 	for k := range m {
 		switch k {
 		case "ErrorEquals", "Next", "ResultPath", "Comment":
-		case "Assign", "Output":
-			return catcher{}, unsupported(where, k+" (variables and JSONata)")
 		default:
 			return catcher{}, fmt.Errorf("%s: unknown field %q", where, k)
 		}
@@ -504,7 +421,7 @@ func parseCatcher(v any, where string, last bool) (catcher, error) {
 	if c.next, _ = m["Next"].(string); c.next == "" {
 		return catcher{}, fmt.Errorf("%s: Next is required", where)
 	}
-	if c.resultPath, err = parseOptPath(m, "ResultPath", false, where); err != nil {
+	if c.resultPath, err = optionalPath(m, "ResultPath", false, where); err != nil {
 		return catcher{}, err
 	}
 	return c, nil
@@ -531,102 +448,36 @@ func parseChoice(s *state, m map[string]any, where string) error {
 }
 
 func parseWait(s *state, m map[string]any, where string) error {
-	n := 0
-	if v, ok := m["Seconds"]; ok {
-		n++
+	v, hasSeconds := m["Seconds"]
+	_, hasPath := m["SecondsPath"]
+	if hasSeconds == hasPath {
+		return fmt.Errorf("%s: exactly one of Seconds and SecondsPath is required", where)
+	}
+	if hasSeconds {
 		i, ok := integer(v)
 		if !ok || i < 0 || i > 99999999 {
 			return fmt.Errorf("%s: Seconds must be a non-negative integer", where)
 		}
-		s.seconds, s.hasSeconds = i, true
+		s.seconds = i
+		return nil
 	}
-	if v, ok := m["SecondsPath"]; ok {
-		n++
-		p, err := stringPath(v, where, "SecondsPath")
-		if err != nil {
-			return err
-		}
-		s.secondsPath = &p
-	}
-	if v, ok := m["Timestamp"]; ok {
-		n++
-		str, _ := v.(string)
-		t, ok := parseTimestamp(str)
-		if !ok {
-			return fmt.Errorf("%s: Timestamp must be an RFC 3339 timestamp", where)
-		}
-		s.timestamp, s.hasTimestamp = t, true
-	}
-	if v, ok := m["TimestampPath"]; ok {
-		n++
-		p, err := stringPath(v, where, "TimestampPath")
-		if err != nil {
-			return err
-		}
-		s.timestampPath = &p
-	}
-	if n != 1 {
-		return fmt.Errorf("%s: exactly one of Seconds, SecondsPath, Timestamp and TimestampPath is required", where)
-	}
-	return nil
-}
-
-func stringPath(v any, where, field string) (refPath, error) {
-	str, ok := v.(string)
-	if !ok {
-		return refPath{}, fmt.Errorf("%s: %s must be a reference path", where, field)
-	}
-	p, err := parsePath(str, true)
-	if err != nil {
-		return refPath{}, fmt.Errorf("%s: %s: %w", where, field, err)
-	}
-	return p, nil
-}
-
-func parseFail(s *state, m map[string]any, where string) error {
 	var err error
-	if s.errorName, s.errorPath, err = staticOrDynamic(m, "Error", where); err != nil {
-		return err
-	}
-	s.cause, s.causePath, err = staticOrDynamic(m, "Cause", where)
+	s.secondsPath, err = optionalPath(m, "SecondsPath", true, where)
 	return err
 }
 
-// staticOrDynamic parses Error/ErrorPath or Cause/CausePath.
-// NOTE: ErrorPath and CausePath take a reference path or an intrinsic
-// function, and exclude Error and Cause (developer guide, Fail state).
-func staticOrDynamic(m map[string]any, field, where string) (string, *dynamicString, error) {
-	sv, hasStatic := m[field]
-	pv, hasPath := m[field+"Path"]
-	if hasStatic && hasPath {
-		return "", nil, fmt.Errorf("%s: %s and %sPath are exclusive", where, field, field)
-	}
-	if hasStatic {
-		str, ok := sv.(string)
-		if !ok {
-			return "", nil, fmt.Errorf("%s: %s must be a string", where, field)
+func parseFail(s *state, m map[string]any, where string) error {
+	if v, ok := m["Error"]; ok {
+		if s.errorName, ok = v.(string); !ok {
+			return fmt.Errorf("%s: Error must be a string", where)
 		}
-		return str, nil, nil
 	}
-	if !hasPath {
-		return "", nil, nil
-	}
-	str, ok := pv.(string)
-	if !ok {
-		return "", nil, fmt.Errorf("%s: %sPath must be a path or an intrinsic function", where, field)
-	}
-	if isIntrinsic(str) {
-		c, err := parseIntrinsic(str)
-		if err != nil {
-			return "", nil, fmt.Errorf("%s: %sPath: %w", where, field, err)
-		}
-		return "", &dynamicString{call: c}, nil
-	}
-	p, err := parsePath(str, true)
-	if err != nil {
-		return "", nil, fmt.Errorf("%s: %sPath: %w", where, field, err)
-	}
-	return "", &dynamicString{path: &p}, nil
+	// NOTE: CausePath takes a reference path (or an intrinsic function,
+	// which the project does not use) evaluated against the state's input
+	// (developer guide, Fail state).
+	var err error
+	s.causePath, err = optionalPath(m, "CausePath", true, where)
+	return err
 }
 
 // validate checks the transitions: every target exists and every state is

@@ -5,29 +5,28 @@
 // it.
 //
 // The engine implements exactly the ASL features the project's definition
-// uses, with AWS's documented semantics (JSONPath query language):
+// uses (JSONPath query language) — SupportedFeatures lists them, and a test
+// fails when they differ from the features deploy.asl.json uses:
 //
 //   - states: Task (the arn:aws:states:::lambda:invoke integration with
-//     Parameters.FunctionName and Parameters.Payload; optional
-//     TimeoutSeconds), Choice, Wait (Seconds, SecondsPath, Timestamp,
-//     TimestampPath), Pass (Result, Parameters), Succeed, Fail (Error,
-//     Cause, ErrorPath, CausePath);
-//   - input and output processing: InputPath, Parameters, ResultSelector,
-//     ResultPath, OutputPath, with reference paths and the $$ context
-//     object;
+//     Parameters.FunctionName and Parameters.Payload, ResultSelector,
+//     ResultPath, Retry, Catch), Choice (Choices, Default), Wait (Seconds,
+//     SecondsPath), Pass (Parameters, Result, ResultPath), Succeed, Fail
+//     (Error, CausePath as a reference path);
+//   - payload templates with dotted reference paths and the $$ context
+//     object's Execution.Id;
 //   - Retry (ErrorEquals, IntervalSeconds, MaxAttempts, BackoffRate,
-//     MaxDelaySeconds, JitterStrategy) and Catch (ErrorEquals, Next,
-//     ResultPath), with States.ALL, States.TaskFailed and States.Runtime
-//     semantics;
-//   - every JSONPath Choice operator, And, Or, Not;
-//   - the intrinsic functions States.Format, StringToJson, JsonToString,
-//     Array, ArrayLength, ArrayGetItem, ArrayContains, MathAdd and UUID.
+//     MaxDelaySeconds) and Catch (ErrorEquals, Next, ResultPath), with
+//     States.ALL;
+//   - the choice operators StringEquals, BooleanEquals and Or;
+//   - the intrinsic functions States.Format (a string-literal template)
+//     and States.JsonToString.
 //
-// Anything else (Parallel, Map, JSONata, variables, other Task resources
-// and integration patterns, heartbeats, non-reference paths, other
-// intrinsic functions...) is refused by Load with an *UnsupportedError
-// naming the feature and the state, so the lab never runs a definition
-// differently from AWS without saying so.
+// Anything else (Parallel, Map, JSONata, variables, InputPath, OutputPath,
+// TimeoutSeconds, other choice operators, intrinsic functions and context
+// fields, other Task resources, subscripts in paths...) is refused by Load
+// with an *UnsupportedError naming the feature and the state, so the lab
+// never runs a definition differently from AWS without saying so.
 //
 // Tasks invoke Lambda functions through an Invoker: InProcess runs the
 // functions' handlers (internal/functions) in this process, HTTPInvoker

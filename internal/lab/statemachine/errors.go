@@ -1,15 +1,12 @@
 package statemachine
 
 import (
-	"errors"
 	"fmt"
 )
 
 // Error names the engine raises itself.
 const (
 	ErrAll                 = "States.ALL"
-	ErrTaskFailed          = "States.TaskFailed"
-	ErrTimeout             = "States.Timeout"
 	ErrRuntime             = "States.Runtime"
 	ErrNoChoiceMatched     = "States.NoChoiceMatched"
 	ErrResultPathMatch     = "States.ResultPathMatchFailure"
@@ -32,9 +29,9 @@ func (e *stateError) Error() string { return e.Name + ": " + e.Cause }
 // matches reports whether a retrier's or catcher's ErrorEquals list matches
 // the error name.
 // NOTE: "States.ALL ... can't catch the States.DataLimitExceeded terminal
-// error or Runtime error types"; "States.TaskFailed ... acts as a wildcard
-// that matches any known error name except for States.Timeout" (developer
-// guide, Handling errors in Step Functions workflows).
+// error or Runtime error types" (developer guide, Handling errors in Step
+// Functions workflows); the other States.* names in ErrorEquals are
+// refused at load (features.go).
 // A States.Runtime error "isn't retriable, and will always cause the
 // execution to fail" (same page), whatever the list names.
 func matches(errorEquals []string, name string) bool {
@@ -42,13 +39,8 @@ func matches(errorEquals []string, name string) bool {
 		return false
 	}
 	for _, e := range errorEquals {
-		switch e {
-		case name, ErrAll:
+		if e == name || e == ErrAll {
 			return true
-		case ErrTaskFailed:
-			if name != ErrTimeout {
-				return true
-			}
 		}
 	}
 	return false
@@ -71,12 +63,6 @@ func (e *UnsupportedError) Error() string {
 
 func unsupported(where, feature string) error {
 	return &UnsupportedError{Where: where, Feature: feature}
-}
-
-// IsUnsupported reports whether err (from Load) is an UnsupportedError.
-func IsUnsupported(err error) bool {
-	var u *UnsupportedError
-	return errors.As(err, &u)
 }
 
 // causeError carries an error cause worded as AWS words it (capitalized,

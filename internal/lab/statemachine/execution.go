@@ -6,6 +6,8 @@ import (
 	"math"
 	"strconv"
 	"time"
+
+	"github.com/relayshift/relayshift/internal/lab/uuid"
 )
 
 // Execution statuses.
@@ -193,26 +195,13 @@ type stateRun struct {
 	retryCount int
 }
 
-// contextObject builds the $$ context object.
-// NOTE: fields per the developer guide (Accessing execution data from the
-// Context object): Execution.{Id, Input, Name, RoleArn, StartTime,
-// RedriveCount}, State.{EnteredTime, Name, RetryCount},
-// StateMachine.{Id, Name}; times in ISO 8601 with milliseconds.
+// contextObject builds the $$ context object: the one field the project's
+// definition reads (features.go refuses the others).
+// NOTE: Execution.Id is the execution's ARN (developer guide, Accessing
+// execution data from the Context object).
 func (c *stateRun) contextObject() any {
-	x := c.x
-	return map[string]any{
-		"Execution": map[string]any{
-			"Id": x.arn, "Input": x.inputV, "Name": x.name, "RoleArn": x.sm.roleARN,
-			"StartTime": isoTime(x.start), "RedriveCount": intValue(0),
-		},
-		"State": map[string]any{
-			"EnteredTime": isoTime(c.entered), "Name": c.s.name, "RetryCount": intValue(int64(c.retryCount)),
-		},
-		"StateMachine": map[string]any{"Id": x.sm.arn, "Name": x.sm.name},
-	}
+	return map[string]any{"Execution": map[string]any{"Id": c.x.arn}}
 }
-
-func isoTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
 // runtimeErr builds a States.Runtime error the way AWS words them.
 func (c *stateRun) runtimeErr(format string, args ...any) *stateError {
@@ -220,75 +209,30 @@ func (c *stateRun) runtimeErr(format string, args ...any) *stateError {
 		c.s.name, c.enteredID, fmt.Sprintf(format, args...))}
 }
 
-// NOTE: InputPath null gives the state an empty object ({}) as its input,
-// OutputPath null sends {} to the next state, ResultPath null discards the
-// result and keeps the input (developer guide, Input and output processing);
-// a path that matches nothing is a States.Runtime error.
-func (c *stateRun) inputPath() (any, *stateError) {
-	return c.applyPath(c.s.inputPath, c.raw, "InputPath")
-}
-
-func (c *stateRun) outputPath(v any) (any, *stateError) {
-	return c.applyPath(c.s.outputPath, v, "OutputPath")
-}
-
-func (c *stateRun) applyPath(p optPath, v any, field string) (any, *stateError) {
-	switch {
-	case !p.set:
-		return v, nil
-	case p.null:
-		return map[string]any{}, nil
-	}
-	out, ok := p.path.get(v)
-	if !ok {
-		return nil, c.runtimeErr("Invalid path '%s' : No results for path: %s", p.path, bracketPath(p.path))
-	}
-	return out, nil
-}
-
-// bracketPath renders a path as AWS's error messages do: $['a']['b'][0].
-func bracketPath(p refPath) string {
-	s := "$"
-	if p.context {
-		s = "$$"
-	}
-	for _, st := range p.steps {
-		if st.index >= 0 {
-			s += "[" + strconv.Itoa(st.index) + "]"
-		} else {
-			s += "['" + st.field + "']"
-		}
-	}
-	return s
-}
-
-func (c *stateRun) resultPath(p optPath, result any) (any, *stateError) {
-	switch {
-	case !p.set:
+// resultPath places result into the state's input.
+// NOTE: without ResultPath the result replaces the input ($); a path that
+// crosses a non-object fails the state with States.ResultPathMatchFailure
+// (developer guide, ResultPath).
+func (c *stateRun) resultPath(p *refPath, result any) (any, *stateError) {
+	if p == nil {
 		return result, nil
-	case p.null:
-		return c.raw, nil
 	}
-	out, err := p.path.set(c.raw, result)
+	out, err := p.set(c.raw, result)
 	if err != nil {
-		return nil, &stateError{Name: ErrResultPathMatch, Cause: fmt.Sprintf("Unable to apply ResultPath '%s' to input '%s': %v", p.path, encodeJSON(c.raw), err)}
+		return nil, &stateError{Name: ErrResultPathMatch, Cause: fmt.Sprintf("Unable to apply ResultPath '%s' to input '%s': %v", p, encodeJSON(c.raw), err)}
 	}
 	return out, nil
 }
 
 func (c *stateRun) pass() stateResult {
-	eff, err := c.inputPath()
-	if err != nil {
-		return stateResult{err: err}
-	}
+	result := c.raw
 	if c.s.parameters != nil {
-		v, perr := c.s.parameters.eval(eff, c.contextObject())
+		v, perr := c.s.parameters.eval(c.raw, c.contextObject())
 		if perr != nil {
 			return stateResult{err: c.runtimeErr("%v", perr)}
 		}
-		eff = v
+		result = v
 	}
-	result := eff
 	if c.s.hasResult {
 		result = c.s.result
 	}
@@ -296,22 +240,15 @@ func (c *stateRun) pass() stateResult {
 	if err != nil {
 		return stateResult{err: err}
 	}
-	if out, err = c.outputPath(out); err != nil {
-		return stateResult{err: err}
-	}
 	return stateResult{output: out, next: c.s.next, end: c.s.end}
 }
 
 func (c *stateRun) choice() stateResult {
-	eff, err := c.inputPath()
-	if err != nil {
-		return stateResult{err: err}
-	}
 	next := c.s.defaultNext
 	ctxObj := c.contextObject()
 	matched := false
 	for _, r := range c.s.choices {
-		ok, cerr := r.eval(eff, ctxObj)
+		ok, cerr := r.eval(c.raw, ctxObj)
 		if cerr != nil {
 			return stateResult{err: c.runtimeErr("%v", cerr)}
 		}
@@ -324,29 +261,15 @@ func (c *stateRun) choice() stateResult {
 		// NOTE: "If no Choices evaluate to true ... and no Default is
 		// provided, the state machine will throw an error"
 		// (States.NoChoiceMatched; developer guide, Choice state).
-		return stateResult{err: &stateError{Name: ErrNoChoiceMatched, Cause: fmt.Sprintf("No Choice rule of state '%s' matched the input '%s' and there is no Default.", c.s.name, encodeJSON(eff))}}
+		return stateResult{err: &stateError{Name: ErrNoChoiceMatched, Cause: fmt.Sprintf("No Choice rule of state '%s' matched the input '%s' and there is no Default.", c.s.name, encodeJSON(c.raw))}}
 	}
-	out, err := c.outputPath(eff)
-	if err != nil {
-		return stateResult{err: err}
-	}
-	return stateResult{output: out, next: next}
+	return stateResult{output: c.raw, next: next}
 }
 
 func (c *stateRun) wait() stateResult {
-	eff, err := c.inputPath()
-	if err != nil {
-		return stateResult{err: err}
-	}
-	var d time.Duration
-	now := c.x.svc.clock.Now()
-	switch s := c.s; {
-	case s.hasSeconds:
-		d = time.Duration(s.seconds) * time.Second
-	case s.hasTimestamp:
-		d = s.timestamp.Sub(now)
-	case s.secondsPath != nil:
-		v, ok := c.pathValue(*s.secondsPath, eff)
+	d := time.Duration(c.s.seconds) * time.Second
+	if p := c.s.secondsPath; p != nil {
+		v, ok := c.pathValue(*p, c.raw)
 		n, isInt := integer(v)
 		// NOTE: SecondsPath must resolve to a non-negative integer
 		// (developer guide, Wait state); anything else fails the execution.
@@ -354,26 +277,11 @@ func (c *stateRun) wait() stateResult {
 			return stateResult{err: c.runtimeErr("The SecondsPath parameter does not reference a valid integer value: '%s'", encodeJSONOrMissing(v, ok))}
 		}
 		d = time.Duration(n) * time.Second
-	case s.timestampPath != nil:
-		v, ok := c.pathValue(*s.timestampPath, eff)
-		str, _ := v.(string)
-		ts, valid := parseTimestamp(str)
-		if !ok || !valid {
-			return stateResult{err: c.runtimeErr("The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: '%s'", encodeJSONOrMissing(v, ok))}
-		}
-		d = ts.Sub(now)
-	}
-	if d < 0 {
-		d = 0
 	}
 	if c.x.svc.clock.Sleep(c.x.stopCtx, scale(d, c.x.svc.timeScale)) != nil {
 		return stateResult{aborted: true}
 	}
-	out, err := c.outputPath(eff)
-	if err != nil {
-		return stateResult{err: err}
-	}
-	return stateResult{output: out, next: c.s.next, end: c.s.end}
+	return stateResult{output: c.raw, next: c.s.next, end: c.s.end}
 }
 
 func encodeJSONOrMissing(v any, ok bool) string {
@@ -391,53 +299,26 @@ func (c *stateRun) pathValue(p refPath, data any) (any, bool) {
 }
 
 func (c *stateRun) succeed() stateResult {
-	eff, err := c.inputPath()
-	if err != nil {
-		return stateResult{err: err}
-	}
-	out, err := c.outputPath(eff)
-	if err != nil {
-		return stateResult{err: err}
-	}
-	return stateResult{output: out, end: true}
+	return stateResult{output: c.raw, end: true}
 }
 
 // fail ends the execution with the Fail state's error and cause.
-// NOTE: ErrorPath and CausePath are evaluated against the state's input and
-// must yield strings (developer guide, Fail state).
+// NOTE: CausePath is evaluated against the state's input and must yield a
+// string (developer guide, Fail state).
 func (c *stateRun) fail() stateResult {
-	errName, err := c.dynamic(c.s.errorName, c.s.errorPath, "ErrorPath")
-	if err != nil {
-		return stateResult{err: err}
-	}
-	cause, err := c.dynamic(c.s.cause, c.s.causePath, "CausePath")
-	if err != nil {
-		return stateResult{err: err}
-	}
-	return stateResult{err: &stateError{Name: errName, Cause: cause}}
-}
-
-func (c *stateRun) dynamic(static string, d *dynamicString, field string) (string, *stateError) {
-	if d == nil {
-		return static, nil
-	}
-	var v any
-	if d.path != nil {
-		var ok bool
-		if v, ok = c.pathValue(*d.path, c.raw); !ok {
-			return "", c.runtimeErr("Invalid path '%s' for the field '%s': No results for path: %s", d.path, field, bracketPath(*d.path))
+	cause := ""
+	if p := c.s.causePath; p != nil {
+		v, ok := c.pathValue(*p, c.raw)
+		if !ok {
+			return stateResult{err: c.runtimeErr("Invalid path '%s' for the field 'CausePath': No results for path: %s", p, p)}
 		}
-	} else {
-		var err error
-		if v, err = d.call.eval(c.raw, c.contextObject()); err != nil {
-			return "", c.runtimeErr("The value of the field '%s' could not be evaluated: %v", field, err)
+		s, isString := v.(string)
+		if !isString {
+			return stateResult{err: c.runtimeErr("The value of the field 'CausePath' must be a string, not a %s", typeName(v))}
 		}
+		cause = s
 	}
-	s, ok := v.(string)
-	if !ok {
-		return "", c.runtimeErr("The value of the field '%s' must be a string, not a %s", field, typeName(v))
-	}
-	return s, nil
+	return stateResult{err: &stateError{Name: c.s.errorName, Cause: cause}}
 }
 
 // task runs a lambda:invoke Task with its Retry and Catch.
@@ -461,7 +342,7 @@ func (c *stateRun) task() stateResult {
 		// execution" (developer guide, Retrying after an error; Complex
 		// retry scenarios).
 		if i := firstMatch(len(s.retry), func(i int) []string { return s.retry[i].errorEquals }, serr.Name); i >= 0 && counts[i] < s.retry[i].maxAttempts {
-			d := c.x.svc.backoff(s.retry[i], counts[i])
+			d := backoff(s.retry[i], counts[i])
 			counts[i]++
 			c.retryCount++
 			if c.x.svc.clock.Sleep(c.x.stopCtx, scale(d, c.x.svc.timeScale)) != nil {
@@ -472,8 +353,7 @@ func (c *stateRun) task() stateResult {
 		if i := firstMatch(len(s.catch), func(i int) []string { return s.catch[i].errorEquals }, serr.Name); i >= 0 {
 			// NOTE: the error output is {"Error", "Cause"}, placed by the
 			// catcher's ResultPath into the state's raw input (default $:
-			// replacing it); OutputPath does not apply (developer guide,
-			// Fallback states).
+			// replacing it) (developer guide, Fallback states).
 			errOut := map[string]any{"Error": serr.Name, "Cause": serr.Cause}
 			out, err := c.resultPath(s.catch[i].resultPath, errOut)
 			if err != nil {
@@ -496,15 +376,11 @@ func firstMatch(n int, errorEquals func(int) []string, name string) int {
 
 // backoff returns the interval before retry number count+1 of r.
 // NOTE: the interval is IntervalSeconds × BackoffRate^(retries so far),
-// capped by MaxDelaySeconds; JitterStrategy FULL picks a random delay
-// between 0 and that interval (developer guide, Retrier fields).
-func (svc *Service) backoff(r retrier, count int64) time.Duration {
+// capped by MaxDelaySeconds (developer guide, Retrier fields).
+func backoff(r retrier, count int64) time.Duration {
 	secs := float64(r.intervalSeconds) * math.Pow(r.backoffRate, float64(count))
 	if r.maxDelaySeconds > 0 && secs > float64(r.maxDelaySeconds) {
 		secs = float64(r.maxDelaySeconds)
-	}
-	if r.jitterFull {
-		secs *= svc.jitter()
 	}
 	if secs > math.MaxInt64/float64(time.Second) {
 		secs = math.MaxInt64 / float64(time.Second)
@@ -522,11 +398,7 @@ const (
 // catch.
 func (c *stateRun) attempt() (any, *stateError, bool) {
 	s := c.s
-	eff, err := c.inputPath()
-	if err != nil {
-		return nil, err, false
-	}
-	pv, perr := s.parameters.eval(eff, c.contextObject())
+	pv, perr := s.parameters.eval(c.raw, c.contextObject())
 	if perr != nil {
 		return nil, c.runtimeErr("%v", perr), false
 	}
@@ -542,7 +414,7 @@ func (c *stateRun) attempt() (any, *stateError, bool) {
 	x := c.x
 	if x.emit(Event{Type: "TaskScheduled", TaskScheduled: &TaskScheduledDetails{
 		ResourceType: lambdaResourceType, Resource: lambdaResource, Region: x.svc.region,
-		Parameters: encodeJSON(params), TimeoutInSeconds: s.timeoutSeconds,
+		Parameters: encodeJSON(params),
 	}}) == 0 {
 		return nil, nil, true
 	}
@@ -550,16 +422,12 @@ func (c *stateRun) attempt() (any, *stateError, bool) {
 		return nil, nil, true
 	}
 	task := Task{ExecutionARN: x.arn, StateName: s.name, RetryCount: c.retryCount}
-	body, ierr, aborted := x.svc.invoke(x.stopCtx, task, fn, []byte(payload), s.timeoutSeconds)
+	body, ierr, aborted := x.svc.invoke(x.stopCtx, task, fn, []byte(payload))
 	if aborted {
 		return nil, nil, true
 	}
 	if ierr != nil {
-		ev := Event{Type: "TaskFailed", TaskFailed: &TaskFailureDetails{ResourceType: lambdaResourceType, Resource: lambdaResource, Error: ierr.Name, Cause: ierr.Cause}}
-		if ierr.Name == ErrTimeout {
-			ev = Event{Type: "TaskTimedOut", TaskTimedOut: ev.TaskFailed}
-		}
-		if x.emit(ev) == 0 {
+		if x.emit(Event{Type: "TaskFailed", TaskFailed: &TaskFailureDetails{ResourceType: lambdaResourceType, Resource: lambdaResource, Error: ierr.Name, Cause: ierr.Cause}}) == 0 {
 			return nil, nil, true
 		}
 		return nil, ierr, false
@@ -586,9 +454,6 @@ func (c *stateRun) attempt() (any, *stateError, bool) {
 	if rerr != nil {
 		return nil, rerr, false
 	}
-	if out, rerr = c.outputPath(out); rerr != nil {
-		return nil, rerr, false
-	}
 	return out, nil, false
 }
 
@@ -606,7 +471,7 @@ func lambdaResult(body []byte) any {
 	} else if len(body) > 0 {
 		payload = string(body)
 	}
-	reqID := newUUID()
+	reqID := uuid.New()
 	length := strconv.Itoa(len(body))
 	return map[string]any{
 		"ExecutedVersion": "$LATEST",

@@ -1,7 +1,6 @@
 package statemachine
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -71,6 +70,15 @@ func (f *fakeFunction) Calls() []string {
 	return append([]string(nil), f.calls...)
 }
 
+// inProcess gives every handler the same timeout.
+func inProcess(handlers map[string]Handler, timeout time.Duration) map[string]InProcessFunction {
+	m := map[string]InProcessFunction{}
+	for name, h := range handlers {
+		m[name] = InProcessFunction{Handler: h, Timeout: timeout}
+	}
+	return m
+}
+
 // lab is a Service with a virtual clock and in-process fake functions.
 type lab struct {
 	svc   *Service
@@ -81,9 +89,8 @@ func newLab(t *testing.T, handlers map[string]Handler, opts ...func(*Options)) *
 	t.Helper()
 	clock := NewVirtualClock(t0)
 	o := Options{
-		Invoker: NewInProcess(handlers, "us-east-1", "123456789012", 0),
+		Invoker: NewInProcess(inProcess(handlers, 0), "us-east-1", "123456789012"),
 		Clock:   clock,
-		Jitter:  func() float64 { return 0.5 },
 	}
 	for _, f := range opts {
 		f(&o)
@@ -192,5 +199,3 @@ func taskDef(fields string, more ...string) string {
 }
 
 var errBoom = errors.New("boom")
-
-func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

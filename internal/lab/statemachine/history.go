@@ -31,7 +31,6 @@ type Event struct {
 	TaskStarted        *TaskResource
 	TaskSucceeded      *TaskSucceededDetails
 	TaskFailed         *TaskFailureDetails
-	TaskTimedOut       *TaskFailureDetails
 }
 
 // ExecutionStartedDetails are an ExecutionStarted event's details.
@@ -81,11 +80,10 @@ type TaskResource struct {
 
 // TaskScheduledDetails are a TaskScheduled event's details.
 type TaskScheduledDetails struct {
-	ResourceType     string `json:"resourceType"`
-	Resource         string `json:"resource"`
-	Region           string `json:"region"`
-	Parameters       string `json:"parameters,omitempty"`
-	TimeoutInSeconds int64  `json:"timeoutInSeconds,omitempty"`
+	ResourceType string `json:"resourceType"`
+	Resource     string `json:"resource"`
+	Region       string `json:"region"`
+	Parameters   string `json:"parameters,omitempty"`
 }
 
 // TaskSucceededDetails are a TaskSucceeded event's details.
@@ -96,7 +94,7 @@ type TaskSucceededDetails struct {
 	OutputDetails *DataDetails `json:"outputDetails,omitempty"`
 }
 
-// TaskFailureDetails are the details of TaskFailed and TaskTimedOut.
+// TaskFailureDetails are the details of TaskFailed.
 type TaskFailureDetails struct {
 	ResourceType string `json:"resourceType"`
 	Resource     string `json:"resource"`
@@ -128,7 +126,6 @@ func (e Event) MarshalJSON() ([]byte, error) {
 	put("taskStartedEventDetails", e.TaskStarted, e.TaskStarted != nil)
 	put("taskSucceededEventDetails", e.TaskSucceeded, e.TaskSucceeded != nil)
 	put("taskFailedEventDetails", e.TaskFailed, e.TaskFailed != nil)
-	put("taskTimedOutEventDetails", e.TaskTimedOut, e.TaskTimedOut != nil)
 	return json.Marshal(m)
 }
 

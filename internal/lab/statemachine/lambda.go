@@ -16,6 +16,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/relayshift/relayshift/internal/lab/uuid"
 )
 
 // Invoker invokes Lambda functions synchronously (RequestResponse), as the
@@ -150,46 +152,103 @@ func (f HandlerFunc) Invoke(ctx context.Context, payload []byte) ([]byte, error)
 // InProcess invokes handlers in this process, as the Go runtime would run
 // them: a returned error becomes the function error aws-lambda-go reports.
 type InProcess struct {
-	handlers map[string]Handler
-	region   string
-	account  string
-	timeout  time.Duration
+	functions map[string]InProcessFunction
+	region    string
+	account   string
 }
 
-// NewInProcess returns an Invoker calling handlers by function name.
-// timeout is the function timeout: the deadline of the handler's context,
-// as Lambda sets it (0: none).
-func NewInProcess(handlers map[string]Handler, region, account string, timeout time.Duration) *InProcess {
-	m := make(map[string]Handler, len(handlers))
-	for k, v := range handlers {
+// InProcessFunction is a function InProcess runs: its handler and its
+// timeout (the template's Timeout; 0: none).
+type InProcessFunction struct {
+	Handler Handler
+	Timeout time.Duration
+}
+
+// NewInProcess returns an Invoker calling functions by name.
+func NewInProcess(functions map[string]InProcessFunction, region, account string) *InProcess {
+	m := make(map[string]InProcessFunction, len(functions))
+	for k, v := range functions {
 		m[k] = v
 	}
-	return &InProcess{handlers: m, region: region, account: account, timeout: timeout}
+	return &InProcess{functions: m, region: region, account: account}
 }
 
-// Invoke implements Invoker.
-func (p *InProcess) Invoke(ctx context.Context, functionName string, payload []byte) (out []byte, err error) {
+// Timeout returns the timeout a function runs with (by name), and whether
+// the invoker has it.
+func (p *InProcess) Timeout(name string) (time.Duration, bool) {
+	fn, ok := p.functions[name]
+	return fn.Timeout, ok
+}
+
+// Invoke implements Invoker. The handler's context carries the Lambda
+// context and the function's deadline; Invoke stops waiting at the
+// deadline even when the handler ignores its context, and reports the
+// timeout as Lambda does.
+// NOTE: Lambda stops a function at its timeout and the invocation fails
+// with a payload {"errorMessage": "... Task timed out after N.00 seconds"}
+// and no errorType, which Step Functions names Lambda.Unknown (developer
+// guide, Error names; AWS-FACTS.md). A goroutine cannot be killed: a
+// handler that ignores its context runs on in the background and its
+// result is dropped, as a frozen sandbox's would be.
+func (p *InProcess) Invoke(ctx context.Context, functionName string, payload []byte) ([]byte, error) {
 	name, qualifier, err := FunctionName(functionName)
 	if err != nil {
-		return nil, &ServiceError{Code: "InvalidParameterValueException", Message: err.Error(), StatusCode: 400, RequestID: newUUID()}
+		return nil, &ServiceError{Code: "InvalidParameterValueException", Message: err.Error(), StatusCode: 400, RequestID: uuid.New()}
 	}
-	h, ok := p.handlers[name]
+	fn, ok := p.functions[name]
 	if !ok || (qualifier != "" && qualifier != "$LATEST") {
 		return nil, &ServiceError{
-			Code: "ResourceNotFoundException", StatusCode: 404, RequestID: newUUID(),
+			Code: "ResourceNotFoundException", StatusCode: 404, RequestID: uuid.New(),
 			Message: "Function not found: " + LambdaARN(p.region, p.account, name) + qualifierSuffix(qualifier),
 		}
 	}
-	reqID := newUUID()
+	reqID := uuid.New()
 	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{
 		AwsRequestID:       reqID,
 		InvokedFunctionArn: LambdaARN(p.region, p.account, name),
 	})
-	if p.timeout > 0 {
+	callerGone := ctx.Done()
+	var timeout <-chan time.Time
+	if fn.Timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, p.timeout)
+		ctx, cancel = context.WithTimeout(ctx, fn.Timeout)
 		defer cancel()
+		t := time.NewTimer(fn.Timeout)
+		defer t.Stop()
+		timeout = t.C
 	}
+	type result struct {
+		out []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, err := runHandler(ctx, fn.Handler, payload)
+		done <- result{out, err}
+	}()
+	timedOut := func() error {
+		msg := fmt.Sprintf("%s Task timed out after %.2f seconds", reqID, fn.Timeout.Seconds())
+		b, _ := json.Marshal(map[string]string{"errorMessage": msg})
+		return &FunctionError{Message: msg, Payload: b}
+	}
+	select {
+	case r := <-done:
+		if r.err != nil && fn.Timeout > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			// The handler gave up at its deadline: Lambda's timeout.
+			return nil, timedOut()
+		}
+		return r.out, r.err
+	case <-timeout:
+		return nil, timedOut()
+	case <-callerGone:
+		// The caller gave up (the lab is closing).
+		return nil, fmt.Errorf("invoke %s: %w", name, context.Cause(ctx))
+	}
+}
+
+// runHandler runs a handler, converting its error or panic as the Go
+// runtime does.
+func runHandler(ctx context.Context, h Handler, payload []byte) (out []byte, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			// NOTE: aws-lambda-go reports a panic as an error named after

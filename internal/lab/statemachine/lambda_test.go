@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -143,7 +144,7 @@ func TestInProcessErrorNames(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			inv := NewInProcess(map[string]Handler{"fn": tc.handler}, "us-east-1", "123456789012", 0)
+			inv := NewInProcess(inProcess(map[string]Handler{"fn": tc.handler}, 0), "us-east-1", "123456789012")
 			_, err := inv.Invoke(context.Background(), "fn", []byte(`{}`))
 			var fe *FunctionError
 			if !errors.As(err, &fe) || fe.Type != tc.want {
@@ -159,7 +160,7 @@ func TestInProcessErrorNames(t *testing.T) {
 			deadline, _ = ctx.Deadline()
 			return []byte(`{}`), nil
 		})
-		inv := NewInProcess(map[string]Handler{"shift": h}, "eu-west-1", "111122223333", 30*time.Second)
+		inv := NewInProcess(map[string]InProcessFunction{"shift": {Handler: h, Timeout: 30 * time.Second}}, "eu-west-1", "111122223333")
 		if _, err := inv.Invoke(context.Background(), "arn:aws:lambda:eu-west-1:111122223333:function:shift", []byte(`{}`)); err != nil {
 			t.Fatal(err)
 		}
@@ -170,6 +171,59 @@ func TestInProcessErrorNames(t *testing.T) {
 			t.Error("no deadline from the function timeout")
 		}
 	})
+	// Each function has its own timeout, and Invoke returns at it even
+	// when the handler ignores its context; the task then fails with
+	// Lambda.Unknown, as Lambda's timeout does.
+	t.Run("timeout", func(t *testing.T) {
+		release := make(chan struct{})
+		defer close(release)
+		var running atomic.Bool
+		stuck := HandlerFunc(func(context.Context, []byte) ([]byte, error) {
+			running.Store(true)
+			<-release // ignores its context
+			running.Store(false)
+			return []byte(`"late"`), nil
+		})
+		honest := HandlerFunc(func(ctx context.Context, _ []byte) ([]byte, error) {
+			<-ctx.Done()
+			return nil, ctx.Err()
+		})
+		quick := HandlerFunc(func(context.Context, []byte) ([]byte, error) { return []byte(`"ok"`), nil })
+		inv := NewInProcess(map[string]InProcessFunction{
+			"stuck":  {Handler: stuck, Timeout: 50 * time.Millisecond},
+			"honest": {Handler: honest, Timeout: 20 * time.Millisecond},
+			"quick":  {Handler: quick, Timeout: time.Hour},
+		}, "us-east-1", "123456789012")
+		for _, name := range []string{"stuck", "honest"} {
+			_, err := inv.Invoke(context.Background(), name, []byte(`{}`))
+			var fe *FunctionError
+			if !errors.As(err, &fe) || fe.Type != "" || !strings.Contains(fe.Message, "Task timed out after") {
+				t.Fatalf("%s: Invoke = %v, want a timeout function error without a type", name, err)
+			}
+			if se := taskError(err); se.Name != "Lambda.Unknown" || !strings.Contains(se.Cause, `"errorMessage"`) {
+				t.Errorf("%s: task error %+v", name, se)
+			}
+		}
+		if !strings.Contains(mustTimeout(t, inv, "stuck").Message, "after 0.05 seconds") || !strings.Contains(mustTimeout(t, inv, "honest").Message, "after 0.02 seconds") {
+			t.Error("the message does not give the function's own timeout")
+		}
+		if !running.Load() {
+			t.Fatal("the stuck handler returned: Invoke waited for it instead of stopping at the deadline")
+		}
+		if out, err := inv.Invoke(context.Background(), "quick", []byte(`{}`)); err != nil || string(out) != `"ok"` {
+			t.Fatalf("quick: %s %v", out, err)
+		}
+	})
+}
+
+func mustTimeout(t *testing.T, inv *InProcess, name string) *FunctionError {
+	t.Helper()
+	_, err := inv.Invoke(context.Background(), name, []byte(`{}`))
+	var fe *FunctionError
+	if !errors.As(err, &fe) {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return fe
 }
 
 // TestRIEInvoker runs a real bootstrap (the preflight function) under

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"regexp"
 	"slices"
 	"sort"
@@ -14,6 +13,8 @@ import (
 	"sync"
 	"time"
 	"unicode"
+
+	"github.com/relayshift/relayshift/internal/lab/uuid"
 )
 
 // Options configure a Service.
@@ -26,11 +27,7 @@ type Options struct {
 	Clock Clock
 	// TimeScale multiplies every Wait duration and retry interval of the
 	// definitions (0 or 1: real time; 0.01: a 5-minute bake takes 3 s).
-	// Task timeouts are not scaled: they bound real work.
 	TimeScale float64
-	// Jitter returns a number in [0, 1) for JitterStrategy FULL (default
-	// math/rand/v2).
-	Jitter func() float64
 	// Log receives the execution lifecycle (default: discarded).
 	Log *slog.Logger
 }
@@ -44,7 +41,6 @@ type Service struct {
 	account   string
 	clock     Clock
 	timeScale float64
-	jitter    func() float64
 	log       *slog.Logger
 
 	ctx    context.Context // canceled by Close: ends executions and invocations
@@ -73,7 +69,7 @@ func NewService(opts Options) (*Service, error) {
 	}
 	s := &Service{
 		invoker: opts.Invoker, region: opts.Region, account: opts.Account,
-		clock: opts.Clock, timeScale: opts.TimeScale, jitter: opts.Jitter, log: opts.Log,
+		clock: opts.Clock, timeScale: opts.TimeScale, log: opts.Log,
 		stateMachines: map[string]*stateMachine{}, executions: map[string]*execution{},
 	}
 	if s.region == "" {
@@ -87,9 +83,6 @@ func NewService(opts Options) (*Service, error) {
 	}
 	if s.timeScale == 0 {
 		s.timeScale = 1
-	}
-	if s.jitter == nil {
-		s.jitter = rand.Float64
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -261,7 +254,7 @@ func (x *execution) describeLocked() Execution {
 // API reference, StartExecution).
 func (s *Service) StartExecution(stateMachineARN, name, input string) (Execution, error) {
 	if name == "" {
-		name = newUUID()
+		name = uuid.New()
 	}
 	if !validName(name) {
 		return Execution{}, apiErr("InvalidName", "Invalid Name: '%s'", name)
@@ -406,10 +399,11 @@ func TaskFromContext(ctx context.Context) (Task, bool) {
 }
 
 // invoke runs one Lambda invocation for a Task. It stops waiting when the
-// execution stops (aborted) or the task's timeout passes, but does not
-// cancel the invocation then: Step Functions does not interrupt a running
-// function. The invocation's context is canceled only by Close.
-func (s *Service) invoke(stop context.Context, task Task, fn string, payload []byte, timeoutSeconds int64) ([]byte, *stateError, bool) {
+// execution stops (aborted), but does not cancel the invocation then: Step
+// Functions does not interrupt a running function. The invocation's
+// context is canceled only by Close; the function's own timeout bounds it
+// (the Invoker's).
+func (s *Service) invoke(stop context.Context, task Task, fn string, payload []byte) ([]byte, *stateError, bool) {
 	type result struct {
 		body []byte
 		err  error
@@ -421,14 +415,6 @@ func (s *Service) invoke(stop context.Context, task Task, fn string, payload []b
 		b, err := s.invoker.Invoke(context.WithValue(s.ctx, taskKey{}, task), fn, payload)
 		ch <- result{b, err}
 	}()
-	var timeout <-chan time.Time
-	if timeoutSeconds > 0 {
-		// NOTE: TimeoutSeconds measures the function's real run time, so it
-		// uses the wall clock and is not time-scaled.
-		t := time.NewTimer(time.Duration(timeoutSeconds) * time.Second)
-		defer t.Stop()
-		timeout = t.C
-	}
 	select {
 	case r := <-ch:
 		if r.err != nil {
@@ -440,7 +426,5 @@ func (s *Service) invoke(stop context.Context, task Task, fn string, payload []b
 		return r.body, nil, false
 	case <-stop.Done():
 		return nil, nil, true
-	case <-timeout:
-		return nil, &stateError{Name: ErrTimeout, Cause: fmt.Sprintf("The task did not complete within %d seconds.", timeoutSeconds)}, false
 	}
 }

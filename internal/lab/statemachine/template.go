@@ -33,8 +33,7 @@ type tplField struct {
 	call  *intrinsic
 }
 
-// compileTemplate compiles v. allowIntrinsics is false for fields that AWS
-// does not let call intrinsic functions.
+// compileTemplate compiles v.
 func compileTemplate(v any, where string) (*template, error) {
 	switch t := v.(type) {
 	case map[string]any:
