@@ -19,6 +19,7 @@ import (
 	"github.com/relayshift/relayshift/internal/lab/monitoring"
 	"github.com/relayshift/relayshift/internal/lab/statemachine"
 	"github.com/relayshift/relayshift/internal/loadgen"
+	"github.com/relayshift/relayshift/internal/percentile"
 	"github.com/relayshift/relayshift/internal/relaysim"
 )
 
@@ -268,7 +269,7 @@ func (r *runner) rollbackLatency(ctx context.Context) error {
 			return err
 		}
 		if (i+1)%10 == 0 || i+1 == r.cfg.Events {
-			r.progress("rollback events %d/%d: p50 so far %s", i+1, r.cfg.Events, percentile(r.rep.Rollback.Latencies, 50).Round(10*time.Microsecond))
+			r.progress("rollback events %d/%d: p50 so far %s", i+1, r.cfg.Events, percentile.NearestRank(slices.Sorted(slices.Values(r.rep.Rollback.Latencies)), 50).Round(10*time.Microsecond))
 		}
 	}
 	return nil

@@ -3,8 +3,6 @@ package bench
 import (
 	"slices"
 	"time"
-
-	"github.com/relayshift/relayshift/internal/loadgen"
 )
 
 // medianDuration returns the median of ds (the mean of the middle two for
@@ -42,11 +40,4 @@ func medianInt(vs []int) float64 {
 		fs[i] = float64(v)
 	}
 	return medianFloat(fs)
-}
-
-// percentile returns the nearest-rank p-th percentile of ds.
-func percentile(ds []time.Duration, p float64) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return loadgen.Percentile(s, p)
 }

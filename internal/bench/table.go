@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/relayshift/relayshift/internal/percentile"
 )
 
 // row is one line of the table: a figure, its result, and over how many
@@ -89,11 +92,13 @@ func (rep *Report) rows() []row {
 	add(1, "event → weights restored and read back", millis(medianDuration(toRestore)), "")
 
 	// 3. Rollback function latency.
-	rl := rep.Rollback
-	add(0, "3. Rollback function: event → weights verified", fmt.Sprintf("p50 %s, p99 %s", millis(percentile(rl.Latencies, 50)), millis(percentile(rl.Latencies, 99))),
-		fmt.Sprintf("%d events", len(rl.Latencies)))
+	lat := slices.Sorted(slices.Values(rep.Rollback.Latencies))
+	handler := slices.Sorted(slices.Values(rep.Rollback.HandlerMs))
+	msOf := func(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
+	add(0, "3. Rollback function: event → weights verified",
+		fmt.Sprintf("p50 %s, p99 %s", millis(percentile.NearestRank(lat, 50)), millis(percentile.NearestRank(lat, 99))), fmt.Sprintf("%d events", len(lat)))
 	add(1, "as the function times itself (elapsedMs)", fmt.Sprintf("p50 %s, p99 %s",
-		millis(time.Duration(percentileF(rl.HandlerMs, 50)*float64(time.Millisecond))), millis(time.Duration(percentileF(rl.HandlerMs, 99)*float64(time.Millisecond)))), "")
+		millis(msOf(percentile.NearestRank(handler, 50))), millis(msOf(percentile.NearestRank(handler, 99)))), "")
 
 	// 4. Weight changes.
 	wc := rep.Weights
@@ -216,14 +221,6 @@ func requestsMedianC(runs []CanaryRun) float64 {
 		v = append(v, r.Requests)
 	}
 	return medianInt(v)
-}
-
-func percentileF(vs []float64, p float64) float64 {
-	ds := make([]time.Duration, len(vs))
-	for i, v := range vs {
-		ds[i] = time.Duration(v * float64(time.Millisecond))
-	}
-	return float64(percentile(ds, p)) / float64(time.Millisecond)
 }
 
 // ratio prints a/b, or says b was 0.

@@ -77,13 +77,3 @@ func TestConfigRefusesUnboundedOrRemoteLoad(t *testing.T) {
 		}
 	}
 }
-
-func TestPercentile(t *testing.T) {
-	var d []time.Duration
-	for i := 1; i <= 100; i++ {
-		d = append(d, time.Duration(i)*time.Millisecond)
-	}
-	if Percentile(d, 50) != 50*time.Millisecond || Percentile(d, 99) != 99*time.Millisecond || Percentile(d[:1], 99) != time.Millisecond {
-		t.Fatal("nearest-rank percentiles wrong")
-	}
-}
