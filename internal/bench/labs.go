@@ -45,6 +45,11 @@ func apiHeader() http.Header {
 	return http.Header{"Authorization": {"Bearer " + benchKey}, "Content-Type": {"application/json"}}
 }
 
+// chatRequest is the production load's request.
+func chatRequest() loadgen.Request {
+	return loadgen.Request{Method: http.MethodPost, Body: chatBody, Header: apiHeader()}
+}
+
 // benchLab is one lab of the run, with its production load.
 type benchLab struct {
 	r       *runner
@@ -146,7 +151,7 @@ func (b *benchLab) waitHealthy(ctx context.Context) error {
 // completions a second, at most 64 in flight, bounded to ten minutes.
 func (b *benchLab) startLoad(ctx context.Context) error {
 	run, err := loadgen.Start(ctx, loadgen.Config{
-		URL: b.l.Production.URL() + "/v1/chat/completions", Method: http.MethodPost, Body: chatBody, Header: apiHeader(),
+		URL: b.l.Production.URL() + "/v1/chat/completions", Request: chatRequest(),
 		Rate: b.r.cfg.Rate, Concurrency: 64, MaxRequests: int(b.r.cfg.Rate * 600), MaxDuration: 10 * time.Minute,
 		Timeout: 5 * time.Second, ColourHeader: b.l.LB.ColourHeader(),
 	})

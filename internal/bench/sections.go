@@ -72,8 +72,8 @@ func (r *runner) baseline(ctx context.Context) error {
 		return err
 	}
 	check := SampleCheck{
-		Client: &http.Client{Timeout: 5 * time.Second}, URL: b.l.Production.URL() + "/v1/chat/completions", Method: http.MethodPost,
-		Body: chatBody, Header: apiHeader(), Requests: r.cfg.CheckRequests, Concurrency: 4, MaxFailureRate: r.rep.Alarm.Threshold / 100,
+		Client: &http.Client{Timeout: 5 * time.Second}, URL: b.l.Production.URL() + "/v1/chat/completions",
+		Request: chatRequest(), Requests: r.cfg.CheckRequests, Concurrency: 4, MaxFailureRate: r.rep.Alarm.Threshold / 100,
 	}
 	ctl := &AllAtOnce{
 		API: elbv2.NewFromConfig(b.awsConfig()), ListenerARN: b.l.Production.ARN(), Stable: b.l.Blue.ARN(), Candidate: b.l.Green.ARN(),
@@ -321,7 +321,7 @@ func (r *runner) healthy(ctx context.Context) error {
 // control, lets the same loads run as long at a fixed 50/50 split.
 func (r *runner) weightChanges(ctx context.Context, b *benchLab) error {
 	streams, err := loadgen.Start(ctx, loadgen.Config{
-		URL: b.l.Production.URL() + "/v1/chat/completions", Method: http.MethodPost, Body: streamBody, Header: apiHeader(),
+		URL: b.l.Production.URL() + "/v1/chat/completions", Request: loadgen.Request{Method: http.MethodPost, Body: streamBody, Header: apiHeader()},
 		Rate: r.cfg.Rate / 2, Concurrency: 64, MaxRequests: int(r.cfg.Rate * 120), MaxDuration: 2 * time.Minute,
 		Timeout: 5 * time.Second, ColourHeader: b.l.LB.ColourHeader(),
 	})
@@ -398,18 +398,20 @@ func tally(outs []loadgen.Outcome, byColour map[string]int) Tally {
 // throughput runs closed-loop trials against the blue relaysim targets
 // directly and through the production listener (all on blue), alternating.
 func (r *runner) throughput(ctx context.Context, b *benchLab) error {
+	const path = "/v1/chat/completions"
 	var direct []string
 	for _, s := range b.l.Sims("blue") {
-		direct = append(direct, s.URL)
+		direct = append(direct, s.URL+path)
 	}
-	trial := func(urls []string) (closedResult, error) {
-		return closedLoop{
-			URLs: urls, Path: "/v1/chat/completions", Method: http.MethodPost, Header: apiHeader(),
+	trial := func(urls []string) (loadgen.ClosedResult, error) {
+		return loadgen.ClosedLoop{
+			URLs: urls,
 			// One token: no generation delay, so the trial measures the
 			// HTTP path, not relaysim's pacing.
-			Body:    []byte(`{"model":"sim-small","messages":[{"role":"user","content":"ping"}],"max_tokens":1}`),
+			Request: loadgen.Request{Method: http.MethodPost, Header: apiHeader(),
+				Body: []byte(`{"model":"sim-small","messages":[{"role":"user","content":"ping"}],"max_tokens":1}`)},
 			Workers: r.cfg.ThroughputWorkers, Duration: r.cfg.ThroughputDuration, MaxRequests: 200000, Timeout: 5 * time.Second,
-		}.run(ctx)
+		}.Run(ctx)
 	}
 	t := Throughput{Workers: r.cfg.ThroughputWorkers, Duration: r.cfg.ThroughputDuration}
 	for i := range r.cfg.Runs {
@@ -417,7 +419,7 @@ func (r *runner) throughput(ctx context.Context, b *benchLab) error {
 		if err != nil {
 			return err
 		}
-		p, err := trial([]string{b.l.Production.URL()})
+		p, err := trial([]string{b.l.Production.URL() + path})
 		if err != nil {
 			return err
 		}
