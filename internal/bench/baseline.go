@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
 	"github.com/relayshift/relayshift/internal/loadgen"
+	"github.com/relayshift/relayshift/internal/poll"
 )
 
 // ListenerAPI is the one ELBv2 call the all-at-once controller makes, with
@@ -69,7 +70,7 @@ func (c *AllAtOnce) Release(ctx context.Context) (AllAtOnceResult, error) {
 	}
 	sleep, now := c.Sleep, c.Now
 	if sleep == nil {
-		sleep = sleepCtx
+		sleep = poll.Sleep
 	}
 	if now == nil {
 		now = time.Now
@@ -167,15 +168,4 @@ func (s SampleCheck) Check(ctx context.Context) (CheckResult, error) {
 	wg.Wait()
 	res.Healthy = float64(res.Failures) <= s.MaxFailureRate*float64(res.Requests)
 	return res, ctx.Err()
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

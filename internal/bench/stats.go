@@ -41,3 +41,23 @@ func medianInt(vs []int) float64 {
 	}
 	return medianFloat(fs)
 }
+
+// medianOf returns the median of f over rs (see medianInt).
+func medianOf[R any](rs []R, f func(R) int) float64 {
+	vs := make([]int, len(rs))
+	for i, r := range rs {
+		vs[i] = f(r)
+	}
+	return medianInt(vs)
+}
+
+// alarmPath returns the canary runs the alarm path rolled back.
+func alarmPath(runs []CanaryRun) []CanaryRun {
+	var out []CanaryRun
+	for _, r := range runs {
+		if r.Path == "alarm" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
