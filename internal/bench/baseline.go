@@ -1,11 +1,9 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"time"
@@ -13,6 +11,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+
+	"github.com/relayshift/relayshift/internal/loadgen"
+	"github.com/relayshift/relayshift/internal/poll"
 )
 
 // ListenerAPI is the one ELBv2 call the all-at-once controller makes, with
@@ -69,7 +70,7 @@ func (c *AllAtOnce) Release(ctx context.Context) (AllAtOnceResult, error) {
 	}
 	sleep, now := c.Sleep, c.Now
 	if sleep == nil {
-		sleep = sleepCtx
+		sleep = poll.Sleep
 	}
 	if now == nil {
 		now = time.Now
@@ -129,10 +130,9 @@ func (c *AllAtOnce) forwardAll(ctx context.Context, tg string) error {
 // healthy when at most MaxFailureRate of them failed (a transport error or
 // a 5xx). It is the most an after-the-flip check can see in one go.
 type SampleCheck struct {
-	Client         *http.Client
-	URL, Method    string
-	Body           []byte
-	Header         http.Header
+	Client *http.Client
+	URL    string
+	loadgen.Request
 	Requests       int
 	Concurrency    int
 	MaxFailureRate float64
@@ -158,7 +158,7 @@ func (s SampleCheck) Check(ctx context.Context) (CheckResult, error) {
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			if !s.one(ctx) {
+			if s.Send(ctx, s.Client, s.URL, "").Failed() {
 				mu.Lock()
 				res.Failures++
 				mu.Unlock()
@@ -168,32 +168,4 @@ func (s SampleCheck) Check(ctx context.Context) (CheckResult, error) {
 	wg.Wait()
 	res.Healthy = float64(res.Failures) <= s.MaxFailureRate*float64(res.Requests)
 	return res, ctx.Err()
-}
-
-func (s SampleCheck) one(ctx context.Context) bool {
-	req, err := http.NewRequestWithContext(ctx, s.Method, s.URL, bytes.NewReader(s.Body))
-	if err != nil {
-		return false
-	}
-	for k, vs := range s.Header {
-		req.Header[k] = vs
-	}
-	resp, err := s.Client.Do(req)
-	if err != nil {
-		return false
-	}
-	_, rerr := io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return rerr == nil && resp.StatusCode < 500
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -13,6 +13,8 @@ import (
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/relayshift/relayshift/internal/loadgen"
 )
 
 const (
@@ -86,7 +88,7 @@ func TestAllAtOnce(t *testing.T) {
 			var slept []time.Duration
 			ctl := &AllAtOnce{
 				API: alb, ListenerARN: listenerARN, Stable: blueARN, Candidate: greenARN, Wait: 2 * time.Second,
-				Check: SampleCheck{Client: prod.Client(), URL: prod.URL, Method: http.MethodPost, Requests: 20, Concurrency: 4, MaxFailureRate: 0.05}.Check,
+				Check: SampleCheck{Client: prod.Client(), URL: prod.URL, Request: loadgen.Request{Method: http.MethodPost}, Requests: 20, Concurrency: 4, MaxFailureRate: 0.05}.Check,
 				Sleep: func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil },
 			}
 			res, err := ctl.Release(context.Background())

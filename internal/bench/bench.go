@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/relayshift/relayshift/internal/cwmetrics"
+	"github.com/relayshift/relayshift/internal/deploy"
 	"github.com/relayshift/relayshift/internal/functions"
 	"github.com/relayshift/relayshift/internal/samtemplate"
 )
@@ -31,7 +32,8 @@ type Config struct {
 	// Rate is the constant production load, requests per second.
 	Rate float64
 	// Runs is how many times each bad release, healthy deployment and
-	// throughput trial is repeated (figures are medians over them).
+	// throughput trial is repeated (their figures are medians over the
+	// runs).
 	Runs int
 	// Events is the number of alarm events the rollback function's
 	// latency is measured over.
@@ -42,8 +44,8 @@ type Config struct {
 	// ColdStarts of each bootstrap under aws-lambda-rie, each followed by
 	// WarmInvokes invocations.
 	ColdStarts, WarmInvokes int
-	// Strategy is relayshift's strategy for the bad release and the
-	// healthy deployments.
+	// Strategy is relayshift's strategy (a preset name) for the bad
+	// release and the healthy deployments.
 	Strategy string
 	// BaselineWait is how long the all-at-once controller waits before its
 	// check; CheckRequests how many production requests the check samples.
@@ -96,6 +98,9 @@ func (c Config) Validate() error {
 	if c.BaselineWait <= 0 || c.BaselineWait > time.Minute || c.CheckRequests < 1 || c.CheckRequests > 1000 {
 		bad("baseline: wait %s and %d check requests: want (0, 1m] and 1-1000", c.BaselineWait, c.CheckRequests)
 	}
+	if _, err := deploy.ParseStrategy(c.Strategy); err != nil {
+		bad("strategy: %v", err)
+	}
 	if c.ThroughputWorkers < 1 || c.ThroughputWorkers > 64 || c.ThroughputDuration <= 0 || c.ThroughputDuration > 30*time.Second {
 		bad("throughput: %d workers for %s: want 1-64 and (0, 30s]", c.ThroughputWorkers, c.ThroughputDuration)
 	}
@@ -111,8 +116,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Progress == nil {
 		cfg.Progress = io.Discard
 	}
-	r := &runner{cfg: cfg, rep: &Report{Date: time.Now().UTC(), Machine: describeMachine(), TimeScale: cfg.TimeScale,
-		Rate: cfg.Rate, Runs: cfg.Runs, Strategy: cfg.Strategy, BaselineWait: cfg.BaselineWait, CheckRequests: cfg.CheckRequests}}
+	strategy, err := deploy.ParseStrategy(cfg.Strategy)
+	if err != nil {
+		return nil, err
+	}
+	r := &runner{cfg: cfg, strategy: strategy, rep: &Report{Date: time.Now().UTC(), Machine: describeMachine(), TimeScale: cfg.TimeScale,
+		Rate: cfg.Rate, Strategy: cfg.Strategy, BaselineWait: cfg.BaselineWait, CheckRequests: cfg.CheckRequests}}
 	start := time.Now()
 	if err := r.prepare(ctx); err != nil {
 		return nil, err
@@ -140,15 +149,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 // runner holds one run's state.
 type runner struct {
 	cfg      Config
+	strategy deploy.Strategy
 	rep      *Report
 	root     string
 	rie      string
 	hostDir  string
 	memory   map[string]int
-	template *samtemplate.Template
-	// metricsPerEvaluate is how many metrics one Evaluate invocation
-	// requests in its one GetMetricData call.
-	metricsPerEvaluate int
 }
 
 func (r *runner) progress(format string, args ...any) {
@@ -163,10 +169,11 @@ func (r *runner) prepare(ctx context.Context) error {
 		return err
 	}
 	r.cfg.Template, r.root = abs, filepath.Dir(abs)
-	if r.template, err = samtemplate.Load(abs); err != nil {
+	tpl, err := samtemplate.Load(abs)
+	if err != nil {
 		return err
 	}
-	if r.memory, err = MemorySizes(r.template); err != nil {
+	if r.memory, err = MemorySizes(tpl); err != nil {
 		return fmt.Errorf("%s: %w", abs, err)
 	}
 	var missing []string
@@ -188,8 +195,7 @@ func (r *runner) prepare(ctx context.Context) error {
 	if r.rie, err = findRIE(r.cfg.RIE, r.root); err != nil {
 		return err
 	}
-	r.metricsPerEvaluate = len(cwmetrics.New(nil, cwmetrics.Target{}).Queries(60))
-	r.rep.MetricsPerEvaluate = r.metricsPerEvaluate
+	r.rep.MetricsPerEvaluate = len(cwmetrics.New(nil, cwmetrics.Target{}).Queries(60))
 	if r.hostDir, err = os.MkdirTemp("", "relayshift-bench-"); err != nil {
 		return err
 	}

@@ -5,9 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 )
 
 // Usage documents `relayshift bench`.
@@ -26,8 +23,10 @@ under aws-lambda-rie.
 Run it from the repository root after make build and make tools;
 make bench does all three. It takes about three minutes, builds the
 functions for this machine to time them under aws-lambda-rie, and leaves
-no process behind. Figures are medians over -runs repeated runs; nothing
-is asserted.
+no process behind. The table says what each figure is computed over (its
+n): most are medians over -runs repeated runs, the rollback function's
+latency is p50/p99 over -events alarm events, the weight changes are one
+run's counts. Nothing is asserted.
 `
 
 // Flags are the command-line flags of `relayshift bench`.
@@ -55,12 +54,11 @@ func BindFlags(fs *flag.FlagSet) *Flags {
 // Config returns the configuration the flags select.
 func (f *Flags) Config() (Config, error) { return f.cfg, f.cfg.Validate() }
 
-// Main runs the bench: progress to stderr, the table to stdout. It stops
-// on SIGINT/SIGTERM and returns the exit code: 0 when every figure was
+// Main runs the bench: progress to stderr, the table to stdout. It stops,
+// leaving nothing running, when ctx ends (cmd/relayshift ends it on
+// SIGINT/SIGTERM), and returns the exit code: 0 when every figure was
 // measured, 3 otherwise.
 func Main(ctx context.Context, cfg Config, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	cfg.Progress = stderr
 	rep, err := Run(ctx, cfg)
 	if err != nil {

@@ -37,8 +37,8 @@ type Execution struct {
 	Invocations []Invocation
 	// ConfiguredWait is the configured duration of every Wait state
 	// entered (Seconds, or SecondsPath read from the state's input) times
-	// the time scale; ActualWait is how long those Wait states lasted.
-	ConfiguredWait, ActualWait time.Duration
+	// the time scale.
+	ConfiguredWait time.Duration
 }
 
 // Transitions is what Step Functions Standard bills: one per state entered,
@@ -127,10 +127,6 @@ func analyse(arn string, events []statemachine.Event, waits map[string]waitSpec,
 		fn        string
 		started   time.Time
 		inFlight  bool
-		waitState string
-		waitSince time.Time
-		inWait    bool
-		closeWait = func(at time.Time) { x.ActualWait += at.Sub(waitSince); inWait = false }
 		closeTask = func(at time.Time) {
 			x.Invocations = append(x.Invocations, Invocation{Function: fn, Via: taskState, Duration: at.Sub(started)})
 			inFlight = false
@@ -145,7 +141,7 @@ func analyse(arn string, events []statemachine.Event, waits map[string]waitSpec,
 			case "TaskStateEntered":
 				taskState, attempts = e.StateEntered.Name, 0
 			case "WaitStateEntered":
-				waitState, waitSince, inWait = e.StateEntered.Name, e.Timestamp, true
+				waitState := e.StateEntered.Name
 				spec, ok := waits[waitState]
 				if !ok {
 					return x, fmt.Errorf("execution %s: Wait state %q is not in the definition", arn, waitState)
@@ -155,10 +151,6 @@ func analyse(arn string, events []statemachine.Event, waits map[string]waitSpec,
 					return x, fmt.Errorf("execution %s: cannot tell how long Wait state %q was configured to wait", arn, waitState)
 				}
 				x.ConfiguredWait += time.Duration(secs * timeScale * float64(time.Second))
-			}
-		case e.StateExited != nil:
-			if inWait && e.Type == "WaitStateExited" {
-				closeWait(e.Timestamp)
 			}
 		case e.TaskScheduled != nil:
 			attempts++
@@ -187,12 +179,8 @@ func analyse(arn string, events []statemachine.Event, waits map[string]waitSpec,
 			x.Status = s
 		}
 	}
-	// An execution stopped during a Wait or a Task: the Wait ends there; the
-	// function, which Step Functions does not interrupt, is counted until
-	// the stop.
-	if inWait {
-		closeWait(x.Stop)
-	}
+	// An execution stopped during a Task: the function, which Step
+	// Functions does not interrupt, is counted until the stop.
 	if inFlight {
 		closeTask(x.Stop)
 	}

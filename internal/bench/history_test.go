@@ -92,7 +92,7 @@ func TestAnalyse(t *testing.T) {
 			{Function: "relayshift-PreflightFunction", Via: "Preflight", Duration: 20 * time.Millisecond},
 			{Function: "relayshift-EvaluateFunction", Via: "Evaluate", Duration: 3 * time.Millisecond},
 		},
-		ConfiguredWait: 6 * time.Second, ActualWait: 6009 * time.Millisecond,
+		ConfiguredWait: 6 * time.Second,
 	}
 	if diff := cmp.Diff(want, x); diff != "" {
 		t.Errorf("execution (-want +got):\n%s", diff)
@@ -101,15 +101,27 @@ func TestAnalyse(t *testing.T) {
 		t.Errorf("transitions %d (want 5 states + 1 retry), overhead %s (want 6.076 s − 6 s)", x.Transitions(), x.Overhead())
 	}
 
-	// Stopped during its bake (the alarm path): the wait ends at the stop.
+	// Stopped during its bake (the alarm path): the bake it entered counts
+	// as configured, the execution ends at the stop.
 	aborted := append(append([]statemachine.Event(nil), history[:10]...),
 		statemachine.Event{Timestamp: at(2000), Type: "ExecutionAborted", ExecutionAborted: &statemachine.FailureDetails{Error: "RolledBack"}})
 	x, err = analyse("arn:y", aborted, waits, 1.0/60)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if x.Status != statemachine.StatusAborted || x.ActualWait != 1938*time.Millisecond || x.Transitions() != 3 || len(x.Invocations) != 2 {
+	if x.Status != statemachine.StatusAborted || x.ConfiguredWait != 5*time.Second || x.Total() != 2*time.Second || x.Transitions() != 3 || len(x.Invocations) != 2 {
 		t.Errorf("aborted execution: %+v", x)
+	}
+
+	// Stopped while a function ran: the invocation counts until the stop.
+	running := append(append([]statemachine.Event(nil), history[:7]...),
+		statemachine.Event{Timestamp: at(100), Type: "ExecutionAborted", ExecutionAborted: &statemachine.FailureDetails{Error: "RolledBack"}})
+	x, err = analyse("arn:z", running, waits, 1.0/60)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Invocation{Function: "relayshift-PreflightFunction", Via: "Preflight", Duration: 59 * time.Millisecond}); len(x.Invocations) != 2 || x.Invocations[1] != want {
+		t.Errorf("invocations of an execution stopped during its retry: %+v, want the second %+v", x.Invocations, want)
 	}
 }
 

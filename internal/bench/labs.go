@@ -3,23 +3,16 @@ package bench
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/relayshift/relayshift/internal/deploy"
 	"github.com/relayshift/relayshift/internal/functions"
 	"github.com/relayshift/relayshift/internal/lab"
-	"github.com/relayshift/relayshift/internal/lab/eventbus"
-	"github.com/relayshift/relayshift/internal/lab/loadbalancer"
 	"github.com/relayshift/relayshift/internal/lab/monitoring"
 	"github.com/relayshift/relayshift/internal/loadgen"
-	"github.com/relayshift/relayshift/internal/rollback"
+	"github.com/relayshift/relayshift/internal/poll"
 )
 
 // benchKey is the relay API key of the bench's labs: the relaysim targets
@@ -41,19 +34,29 @@ const tokenInterval = 5 * time.Millisecond
 // requests it affected: longer than any request of the load.
 const settle = time.Second
 
+// loadConcurrency caps the production load's requests in flight; a
+// request due while that many are in flight is not sent (counted as not
+// sent).
+const loadConcurrency = 64
+
 func apiHeader() http.Header {
 	return http.Header{"Authorization": {"Bearer " + benchKey}, "Content-Type": {"application/json"}}
 }
 
+// chatRequest is the production load's request.
+func chatRequest() loadgen.Request {
+	return loadgen.Request{Method: http.MethodPost, Body: chatBody, Header: apiHeader()}
+}
+
 // benchLab is one lab of the run, with its production load.
 type benchLab struct {
-	r       *runner
-	l       *lab.Lab
-	load    *loadgen.Run
-	smARN   string
-	service string
-	prefix  string
-	waits   map[string]waitSpec
+	r    *runner
+	l    *lab.Lab
+	load *loadgen.Run
+	// fc is what the functions read in this lab: the state machine, the
+	// service, the alarm prefix.
+	fc    functions.Config
+	waits map[string]waitSpec
 	// fnNames maps a deployed function's name to functions/<name>.
 	fnNames map[string]string
 	seq     int
@@ -63,15 +66,7 @@ type benchLab struct {
 // relaysim targets per colour (blue v1 stable, green v2), the functions in
 // process, fast health checks. mutate adjusts the config first.
 func (r *runner) startLab(ctx context.Context, mutate func(*lab.Config)) (*benchLab, error) {
-	cfg := lab.DefaultConfig()
-	cfg.Template = r.cfg.Template
-	cfg.TimeScale = r.cfg.TimeScale
-	cfg.Endpoint, cfg.LoadBalancer.Production, cfg.LoadBalancer.Test = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	cfg.LoadBalancer.HealthCheck.Interval = lab.Duration(200 * time.Millisecond)
-	cfg.LoadBalancer.HealthCheck.Timeout = lab.Duration(150 * time.Millisecond)
-	cfg.LoadBalancer.DeregistrationDelay = lab.Duration(time.Second)
-	cfg.APIKey = benchKey
-	cfg.Blue = lab.ColourConfig{Relaysim: &lab.RelaysimConfig{Instances: 2, Version: "v1", TokenInterval: lab.Duration(tokenInterval)}}
+	cfg := lab.EphemeralConfig(r.cfg.Template, r.cfg.TimeScale, benchKey, tokenInterval)
 	cfg.Green = lab.ColourConfig{Relaysim: &lab.RelaysimConfig{Instances: 2, Version: "v2", TokenInterval: lab.Duration(tokenInterval)}}
 	if mutate != nil {
 		mutate(&cfg)
@@ -81,73 +76,52 @@ func (r *runner) startLab(ctx context.Context, mutate func(*lab.Config)) (*bench
 		return nil, fmt.Errorf("start the lab: %w", err)
 	}
 	b := &benchLab{r: r, l: l, fnNames: map[string]string{}}
-	env := l.Env()
-	b.smARN, b.service, b.prefix = env[functions.EnvStateMachineARN], env[functions.EnvService], env[functions.EnvAlarmPrefix]
-	if b.service == "" {
-		b.service = "relay"
-	}
-	for _, f := range functions.All() {
-		if name, ok := l.FunctionName(f.LogicalID); ok {
-			b.fnNames[name] = f.Name
-		}
-	}
-	sms, err := l.Stack.StateMachines(os.ReadFile)
-	if err != nil {
-		b.close()
-		return nil, err
-	}
-	for _, sm := range sms {
-		if sm.ARN == b.smARN {
-			if b.waits, err = waitSpecs(sm.Definition); err != nil {
-				b.close()
-				return nil, err
-			}
-		}
-	}
-	if b.waits == nil {
-		b.close()
-		return nil, fmt.Errorf("the lab has no state machine %s", b.smARN)
-	}
-	if err := b.waitHealthy(ctx); err != nil {
+	if err := b.init(ctx); err != nil {
 		b.close()
 		return nil, err
 	}
 	return b, nil
 }
 
+// init reads what the bench needs of the running lab and waits for every
+// target to be healthy.
+func (b *benchLab) init(ctx context.Context) error {
+	var err error
+	if b.fc, err = b.l.FunctionsConfig(); err != nil {
+		return fmt.Errorf("the functions' configuration in the lab: %w", err)
+	}
+	for _, f := range functions.All() {
+		if name, ok := b.l.FunctionName(f.LogicalID); ok {
+			b.fnNames[name] = f.Name
+		}
+	}
+	sm, err := b.l.States.DescribeStateMachine(b.fc.StateMachineARN)
+	if err != nil {
+		return fmt.Errorf("the lab's state machine: %w", err)
+	}
+	if b.waits, err = waitSpecs([]byte(sm.Definition)); err != nil {
+		return err
+	}
+	hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return b.l.WaitHealthy(hctx)
+}
+
 // close stops the load and the lab.
 func (b *benchLab) close() {
-	if b.load != nil {
-		b.load.Stop()
-	}
+	b.stopLoad()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	b.l.Close(ctx)
 }
 
-func (b *benchLab) waitHealthy(ctx context.Context) error {
-	return poll(ctx, 30*time.Second, 20*time.Millisecond, "every target healthy", func() (bool, error) {
-		for _, tg := range []*loadbalancer.TargetGroup{b.l.Blue, b.l.Green} {
-			hs := tg.Health()
-			if len(hs) == 0 {
-				return false, nil
-			}
-			for _, h := range hs {
-				if h.State != loadbalancer.StateHealthy {
-					return false, nil
-				}
-			}
-		}
-		return true, nil
-	})
-}
-
 // startLoad starts the constant production load: Rate small chat
-// completions a second, at most 64 in flight, bounded to ten minutes.
+// completions a second, at most loadConcurrency in flight, bounded to ten
+// minutes.
 func (b *benchLab) startLoad(ctx context.Context) error {
 	run, err := loadgen.Start(ctx, loadgen.Config{
-		URL: b.l.Production.URL() + "/v1/chat/completions", Method: http.MethodPost, Body: chatBody, Header: apiHeader(),
-		Rate: b.r.cfg.Rate, Concurrency: 64, MaxRequests: int(b.r.cfg.Rate * 600), MaxDuration: 10 * time.Minute,
+		URL: b.l.Production.URL() + "/v1/chat/completions", Request: chatRequest(),
+		Rate: b.r.cfg.Rate, Concurrency: loadConcurrency, MaxRequests: int(b.r.cfg.Rate * 600), MaxDuration: 10 * time.Minute,
 		Timeout: 5 * time.Second, ColourHeader: b.l.LB.ColourHeader(),
 	})
 	if err != nil {
@@ -157,52 +131,40 @@ func (b *benchLab) startLoad(ctx context.Context) error {
 	return nil
 }
 
+// stopLoad stops the production load and counts what it did not send.
 func (b *benchLab) stopLoad() {
 	if b.load != nil {
 		b.load.Stop()
+		b.r.rep.NotSent += b.load.Skipped()
+		b.load = nil
 	}
-}
-
-// awsConfig points an SDK client at the lab.
-func (b *benchLab) awsConfig() aws.Config {
-	return aws.Config{Region: b.l.Config().Region, Credentials: credentials.NewStaticCredentialsProvider("bench", "bench", ""),
-		BaseEndpoint: aws.String(b.l.Endpoint())}
 }
 
 // alarmInfo describes the candidate colour's 5xx-rate alarm.
 func (b *benchLab) alarmInfo(suffix string) (AlarmInfo, error) {
-	name := b.prefix + suffix
+	name := b.fc.AlarmPrefix + suffix
 	as, err := b.l.Alarms.Describe(monitoring.AlarmFilter{Names: []string{name}})
 	if err != nil || len(as) != 1 {
 		return AlarmInfo{}, fmt.Errorf("alarm %s not found in the lab (%v)", name, err)
 	}
 	a := as[0]
-	info := AlarmInfo{Name: name, EvaluationPeriods: a.EvaluationPeriods, DatapointsToAlarm: a.DatapointsToAlarm, PeriodSeconds: a.Period}
+	info := AlarmInfo{Name: name, EvaluationPeriods: a.EvaluationPeriods, DatapointsToAlarm: a.DatapointsToAlarm, PeriodSeconds: a.PeriodSeconds()}
 	if a.Threshold != nil {
 		info.Threshold = *a.Threshold
-	}
-	for _, q := range a.Metrics {
-		if q.MetricStat != nil && info.PeriodSeconds == 0 {
-			info.PeriodSeconds = q.MetricStat.Period
-		}
 	}
 	return info, nil
 }
 
-// deploy starts a deployment of version, as `relayshift deploy` does:
-// the execution is named after the deployment id.
-func (b *benchLab) deploy(version string, strategy any, postBake *int) (string, error) {
+// deploy starts a deployment of version, as `relayshift deploy` does: the
+// execution is named after the deployment id.
+func (b *benchLab) deploy(version string, strategy deploy.Strategy) (string, error) {
 	b.seq++
 	commit := fmt.Sprintf("bench%04d", b.seq)
-	in := map[string]any{"version": version, "commit": commit, "strategy": strategy}
-	if postBake != nil {
-		in["postPromotionBakeSeconds"] = *postBake
-	}
-	raw, err := json.Marshal(in)
+	raw, err := json.Marshal(deploy.Request{Version: version, Commit: commit, Strategy: &strategy})
 	if err != nil {
 		return "", err
 	}
-	x, err := b.l.States.StartExecution(b.smARN, deploy.DeploymentID(b.service, version, commit), string(raw))
+	x, err := b.l.States.StartExecution(b.fc.StateMachineARN, deploy.DeploymentID(b.fc.Service, version, commit), string(raw))
 	if err != nil {
 		return "", err
 	}
@@ -210,8 +172,8 @@ func (b *benchLab) deploy(version string, strategy any, postBake *int) (string, 
 }
 
 // deployOnce deploys version and waits for the end.
-func (b *benchLab) deployOnce(ctx context.Context, version string, strategy any, limit time.Duration) (Execution, error) {
-	arn, err := b.deploy(version, strategy, nil)
+func (b *benchLab) deployOnce(ctx context.Context, version string, strategy deploy.Strategy, limit time.Duration) (Execution, error) {
+	arn, err := b.deploy(version, strategy)
 	if err != nil {
 		return Execution{}, err
 	}
@@ -247,22 +209,19 @@ func (b *benchLab) describe(arn string, x Execution) string {
 	return fmt.Sprintf("%s, %s: %s; states %v", d.Status, d.Error, d.Cause, x.Entered)
 }
 
-// restored finds the rollback function's delivery that restored traffic
-// for the execution arn.
-func (b *benchLab) restored(arn string) (eventbus.Delivery, rollback.Output, bool) {
-	for _, d := range b.l.Bus.Deliveries() {
-		var out rollback.Output
-		if d.Err == "" && json.Unmarshal(d.Response, &out) == nil && out.ExecutionARN == arn && out.Action == rollback.ActionRestored {
-			return d, out, true
-		}
-	}
-	return eventbus.Delivery{}, rollback.Output{}, false
+// waitRestored waits, at most limit, for the rollback function's answer
+// that it restored the traffic of execution arn.
+func (b *benchLab) waitRestored(ctx context.Context, arn string, limit, interval time.Duration) error {
+	return poll.Until(ctx, interval, limit, "the rollback function's answer", func(context.Context) (bool, error) {
+		_, _, ok := b.l.Restored(arn)
+		return ok, nil
+	})
 }
 
 // waitAlarmsOK waits until no alarm is in ALARM, so that the next fault
 // makes a new transition (and a new event).
 func (b *benchLab) waitAlarmsOK(ctx context.Context) error {
-	return poll(ctx, 60*time.Second, 50*time.Millisecond, "every alarm out of ALARM", func() (bool, error) {
+	return poll.Until(ctx, 50*time.Millisecond, 60*time.Second, "every alarm out of ALARM", func(context.Context) (bool, error) {
 		as, err := b.l.Alarms.Describe(monitoring.AlarmFilter{StateValue: monitoring.StateAlarm})
 		return len(as) == 0, err
 	})
@@ -276,37 +235,8 @@ func (b *benchLab) usage(x Execution, extra ...Invocation) Consumption {
 		fn := b.fnNames[inv.Function]
 		u.Invocations = append(u.Invocations, BilledInvocation{Function: fn, MemoryMB: b.r.memory[fn], Duration: inv.Duration})
 		if fn == "evaluate" {
-			u.Metrics += b.r.metricsPerEvaluate
+			u.Metrics += b.r.rep.MetricsPerEvaluate
 		}
 	}
 	return u
-}
-
-// poll calls done every interval until it reports true, fails, ctx ends,
-// or limit passes.
-func poll(ctx context.Context, limit, interval time.Duration, what string, done func() (bool, error)) error {
-	deadline := time.Now().Add(limit)
-	for {
-		ok, err := done()
-		if err != nil {
-			return err
-		}
-		if ok {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("waited %s for %s", limit, what)
-		}
-		if err := sleepCtx(ctx, interval); err != nil {
-			return err
-		}
-	}
-}
-
-// pause waits d unless ctx ends.
-func pause(ctx context.Context, d time.Duration) error {
-	if err := sleepCtx(ctx, d); err != nil {
-		return errors.New("interrupted")
-	}
-	return nil
 }

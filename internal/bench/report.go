@@ -17,7 +17,6 @@ type Report struct {
 	TimeScale    float64
 	Alarm        AlarmInfo
 	Rate         float64
-	Runs         int
 	Strategy     string
 	BaselineWait time.Duration
 	// CheckRequests is the size of the baseline's sample check.
@@ -25,6 +24,9 @@ type Report struct {
 	// MetricsPerEvaluate is how many metrics one Evaluate requests (one
 	// GetMetricData call: cwmetrics' queries).
 	MetricsPerEvaluate int
+	// NotSent counts the requests of every load of the run that were not
+	// sent because loadConcurrency were already in flight.
+	NotSent int
 
 	Baseline []BaselineRun
 	Canary   []CanaryRun
@@ -36,7 +38,8 @@ type Report struct {
 	// Promoted are the healthy deployments' executions.
 	Promoted []Execution
 	// PromotedCost and RolledBackCost are the run with the median total of
-	// the healthy deployments and of the canary's rolled-back ones.
+	// the healthy deployments and of the canary runs the alarm path rolled
+	// back.
 	PromotedCost, RolledBackCost Cost
 	Bootstraps                   []Bootstrap
 }
@@ -52,15 +55,19 @@ type AlarmInfo struct {
 // BaselineRun is one bad release under the all-at-once controller.
 type BaselineRun struct {
 	// Failed of Requests production requests sent from the flip to a
-	// second after the flip back.
-	Failed, Requests int
-	Result           AllAtOnceResult
+	// second after the flip back; NotSent in that window were not sent
+	// (loadConcurrency in flight).
+	Failed, Requests, NotSent int
+	Result                    AllAtOnceResult
 }
 
 // CanaryRun is one bad release deployed by relayshift.
 type CanaryRun struct {
-	Failed, Requests int
-	Execution        Execution
+	// Failed of Requests production requests sent from the execution's
+	// start to a second after the restore; NotSent in that window were not
+	// sent (loadConcurrency in flight).
+	Failed, Requests, NotSent int
+	Execution                 Execution
 	// Path is what rolled it back: "alarm" (the EventBridge rule), or
 	// "pipeline" (the state machine's own Roll back state: Evaluate's
 	// verdict, or a failed warm-up).
@@ -69,12 +76,11 @@ type CanaryRun struct {
 	// path).
 	FailedState string
 	// Onset is the start of the first failed production request; Alarm the
-	// alarm's transition into ALARM; Received when its event reached the
-	// rollback function's rule; Restored when the function returned, its
-	// restore read back (alarm path).
+	// alarm's transition into ALARM (the event's timestamp, to the
+	// millisecond); Received when its event reached the rollback function's
+	// rule; Restored when the function returned, its restore read back
+	// (alarm path).
 	Onset, Alarm, Received, Restored time.Time
-	// LastFailure is the start of the last failed production request.
-	LastFailure time.Time
 	// RollbackInvocation is the rollback function's invocation by the
 	// rule (alarm path).
 	RollbackInvocation *Invocation
@@ -100,9 +106,10 @@ type WeightChanges struct {
 	ByColour         map[string]int
 }
 
-// Tally counts requests and their failures.
+// Tally counts requests and their failures, and the requests not sent
+// (loadConcurrency in flight).
 type Tally struct {
-	Requests, Failed int
+	Requests, Failed, NotSent int
 	// BrokenAfterHeaders are failures whose response started (status and
 	// colour received) but whose body broke.
 	BrokenAfterHeaders int

@@ -19,12 +19,14 @@ import (
 	"github.com/relayshift/relayshift/internal/lab/monitoring"
 	"github.com/relayshift/relayshift/internal/lab/statemachine"
 	"github.com/relayshift/relayshift/internal/loadgen"
+	"github.com/relayshift/relayshift/internal/percentile"
+	"github.com/relayshift/relayshift/internal/poll"
 	"github.com/relayshift/relayshift/internal/relaysim"
 )
 
-// failures counts the failed outcomes and returns the first and last
-// failure's start.
-func failures(outs []loadgen.Outcome) (failed int, first, last time.Time) {
+// failures counts the failed outcomes and returns the first failure's
+// start.
+func failures(outs []loadgen.Outcome) (failed int, first time.Time) {
 	for _, o := range outs {
 		if !o.Failed() {
 			continue
@@ -33,11 +35,8 @@ func failures(outs []loadgen.Outcome) (failed int, first, last time.Time) {
 		if first.IsZero() || o.At.Before(first) {
 			first = o.At
 		}
-		if o.At.After(last) {
-			last = o.At
-		}
 	}
-	return failed, first, last
+	return failed, first
 }
 
 // badFaults makes the candidate answer every production chat completion
@@ -67,15 +66,15 @@ func (r *runner) baseline(ctx context.Context) error {
 	if err := b.startLoad(ctx); err != nil {
 		return err
 	}
-	if err := pause(ctx, settle); err != nil {
+	if err := poll.Sleep(ctx, settle); err != nil {
 		return err
 	}
 	check := SampleCheck{
-		Client: &http.Client{Timeout: 5 * time.Second}, URL: b.l.Production.URL() + "/v1/chat/completions", Method: http.MethodPost,
-		Body: chatBody, Header: apiHeader(), Requests: r.cfg.CheckRequests, Concurrency: 4, MaxFailureRate: r.rep.Alarm.Threshold / 100,
+		Client: &http.Client{Timeout: 5 * time.Second}, URL: b.l.Production.URL() + "/v1/chat/completions",
+		Request: chatRequest(), Requests: r.cfg.CheckRequests, Concurrency: 4, MaxFailureRate: r.rep.Alarm.Threshold / 100,
 	}
 	ctl := &AllAtOnce{
-		API: elbv2.NewFromConfig(b.awsConfig()), ListenerARN: b.l.Production.ARN(), Stable: b.l.Blue.ARN(), Candidate: b.l.Green.ARN(),
+		API: elbv2.NewFromConfig(b.l.AWSConfig()), ListenerARN: b.l.Production.ARN(), Stable: b.l.Blue.ARN(), Candidate: b.l.Green.ARN(),
 		Wait: r.cfg.BaselineWait, Check: check.Check,
 	}
 	for i := range r.cfg.Runs {
@@ -87,14 +86,16 @@ func (r *runner) baseline(ctx context.Context) error {
 		if res.Kept {
 			return fmt.Errorf("the all-at-once check passed a candidate failing every request (%d of %d failed)", res.Check.Failures, res.Check.Requests)
 		}
-		if err := pause(ctx, settle); err != nil {
+		if err := poll.Sleep(ctx, settle); err != nil {
 			return err
 		}
-		outs := loadgen.Between(b.load.Outcomes(), from, res.FlippedBack.Add(settle))
-		failed, _, _ := failures(outs)
-		r.rep.Baseline = append(r.rep.Baseline, BaselineRun{Failed: failed, Requests: len(outs), Result: res})
-		r.progress("bad release %d/%d, all-at-once: %d of %d production requests failed; flipped back %s after the flip (check: %d of %d failed)",
-			i+1, r.cfg.Runs, failed, len(outs), res.FlippedBack.Sub(res.Flipped).Round(time.Millisecond), res.Check.Failures, res.Check.Requests)
+		to := res.FlippedBack.Add(settle)
+		outs := loadgen.Between(b.load.Outcomes(), from, to)
+		failed, _ := failures(outs)
+		run := BaselineRun{Failed: failed, Requests: len(outs), NotSent: b.load.SkippedBetween(from, to), Result: res}
+		r.rep.Baseline = append(r.rep.Baseline, run)
+		r.progress("bad release %d/%d, all-at-once: %d of %d production requests failed, %d not sent; flipped back %s after the flip (check: %d of %d failed)",
+			i+1, r.cfg.Runs, failed, len(outs), run.NotSent, res.FlippedBack.Sub(res.Flipped).Round(time.Millisecond), res.Check.Failures, res.Check.Requests)
 	}
 	return nil
 }
@@ -138,11 +139,13 @@ func (r *runner) canary(ctx context.Context) error {
 			if run.Path != "alarm" {
 				how = "pipeline path, " + run.FailedState + " failed"
 			}
-			r.progress("bad release %d/%d, relayshift (%s): %d of %d production requests failed; %s", i+1, r.cfg.Runs, what, run.Failed, run.Requests, how)
+			r.progress("bad release %d/%d, relayshift (%s): %d of %d production requests failed, %d not sent; %s", i+1, r.cfg.Runs, what, run.Failed, run.Requests, run.NotSent, how)
 		}
 	}
+	// The cost of a rollback by the alarm path: over the runs it rolled
+	// back (a run the pipeline rolled back itself costs something else).
 	var costs []Cost
-	for _, run := range r.rep.Canary {
+	for _, run := range alarmPath(r.rep.Canary) {
 		var extra []Invocation
 		if run.RollbackInvocation != nil {
 			extra = append(extra, *run.RollbackInvocation)
@@ -156,7 +159,7 @@ func (r *runner) canary(ctx context.Context) error {
 // badDeployment deploys version onto the faulty candidate and reads how it
 // was rolled back.
 func (b *benchLab) badDeployment(ctx context.Context, version string) (CanaryRun, error) {
-	x, err := b.deployOnce(ctx, version, b.r.cfg.Strategy, 2*time.Minute)
+	x, err := b.deployOnce(ctx, version, b.r.strategy, 2*time.Minute)
 	if err != nil {
 		return CanaryRun{}, err
 	}
@@ -167,17 +170,12 @@ func (b *benchLab) badDeployment(ctx context.Context, version string) (CanaryRun
 	run := CanaryRun{Execution: x, Path: "pipeline", Restored: x.Stop}
 	// The rollback function stops the execution first, then restores: its
 	// answer can come after the execution ended.
-	var found bool
 	if x.Status == statemachine.StatusAborted {
-		err := poll(ctx, 10*time.Second, 2*time.Millisecond, "the rollback function's answer", func() (bool, error) {
-			_, _, found = b.restored(arn)
-			return found, nil
-		})
-		if err != nil {
+		if err := b.waitRestored(ctx, arn, 10*time.Second, 2*time.Millisecond); err != nil {
 			return CanaryRun{}, fmt.Errorf("%s: execution aborted, but %w", version, err)
 		}
 	}
-	if d, _, ok := b.restored(arn); ok {
+	if d, _, ok := b.l.Restored(arn); ok {
 		run.Path, run.Received, run.Restored = "alarm", d.Received, d.Delivered
 		run.RollbackInvocation = &Invocation{Function: d.Function, Via: "EventBridge", Duration: d.Delivered.Sub(d.Received)}
 		var ev alarmevent.Event
@@ -187,12 +185,13 @@ func (b *benchLab) badDeployment(ctx context.Context, version string) (CanaryRun
 	} else {
 		run.FailedState = failedState(x)
 	}
-	if err := pause(ctx, settle); err != nil {
+	if err := poll.Sleep(ctx, settle); err != nil {
 		return CanaryRun{}, err
 	}
-	outs := loadgen.Between(b.load.Outcomes(), x.Start, run.Restored.Add(settle))
-	run.Failed, run.Onset, run.LastFailure = failures(outs)
-	run.Requests = len(outs)
+	to := run.Restored.Add(settle)
+	outs := loadgen.Between(b.load.Outcomes(), x.Start, to)
+	run.Failed, run.Onset = failures(outs)
+	run.Requests, run.NotSent = len(outs), b.load.SkippedBetween(x.Start, to)
 	return run, nil
 }
 
@@ -224,14 +223,14 @@ func (r *runner) rollbackLatency(ctx context.Context) error {
 	if err := b.startLoad(ctx); err != nil {
 		return err
 	}
-	alarm := b.prefix + "green-5xx-rate"
-	strategy := map[string]any{"steps": []int{10, 100}, "bakeSeconds": 3600}
+	alarm := b.fc.AlarmPrefix + "green-5xx-rate"
+	strategy := deploy.Strategy{Steps: []int{10, 100}, BakeSeconds: 3600}
 	for i := range r.cfg.Events {
-		arn, err := b.deploy(fmt.Sprintf("v2-ev%d", i+1), strategy, nil)
+		arn, err := b.deploy(fmt.Sprintf("v2-ev%d", i+1), strategy)
 		if err != nil {
 			return err
 		}
-		err = poll(ctx, time.Minute, 5*time.Millisecond, "the deployment's first bake", func() (bool, error) {
+		err = poll.Until(ctx, 5*time.Millisecond, time.Minute, "the deployment's first bake", func(context.Context) (bool, error) {
 			x, err := b.history(arn)
 			if err != nil {
 				return false, err
@@ -250,14 +249,10 @@ func (r *runner) rollbackLatency(ctx context.Context) error {
 		if err := b.l.Alarms.SetState(alarm, monitoring.StateAlarm, fmt.Sprintf("bench: rollback event %d", i+1), ""); err != nil {
 			return err
 		}
-		err = poll(ctx, 10*time.Second, time.Millisecond, "the rollback function's answer", func() (bool, error) {
-			_, _, ok := b.restored(arn)
-			return ok, nil
-		})
-		if err != nil {
+		if err := b.waitRestored(ctx, arn, 10*time.Second, time.Millisecond); err != nil {
 			return fmt.Errorf("event %d: %w", i+1, err)
 		}
-		d, out, _ := b.restored(arn)
+		d, out, _ := b.l.Restored(arn)
 		w := b.l.Production.Weights()
 		if w[b.l.Green.ARN()] != 0 || w[b.l.Blue.ARN()] == 0 {
 			return fmt.Errorf("event %d: the rollback function answered %+v, but the listener holds %v", i+1, out.After, w)
@@ -268,7 +263,7 @@ func (r *runner) rollbackLatency(ctx context.Context) error {
 			return err
 		}
 		if (i+1)%10 == 0 || i+1 == r.cfg.Events {
-			r.progress("rollback events %d/%d: p50 so far %s", i+1, r.cfg.Events, percentile(r.rep.Rollback.Latencies, 50).Round(10*time.Microsecond))
+			r.progress("rollback events %d/%d: p50 so far %s", i+1, r.cfg.Events, percentile.NearestRank(slices.Sorted(slices.Values(r.rep.Rollback.Latencies)), 50).Round(10*time.Microsecond))
 		}
 	}
 	return nil
@@ -294,7 +289,7 @@ func (r *runner) healthy(ctx context.Context) error {
 	if err := b.startLoad(ctx); err != nil {
 		return err
 	}
-	if err := pause(ctx, settle); err != nil {
+	if err := poll.Sleep(ctx, settle); err != nil {
 		return err
 	}
 	if err := r.weightChanges(ctx, b); err != nil {
@@ -320,27 +315,29 @@ func (r *runner) healthy(ctx context.Context) error {
 // control, lets the same loads run as long at a fixed 50/50 split.
 func (r *runner) weightChanges(ctx context.Context, b *benchLab) error {
 	streams, err := loadgen.Start(ctx, loadgen.Config{
-		URL: b.l.Production.URL() + "/v1/chat/completions", Method: http.MethodPost, Body: streamBody, Header: apiHeader(),
-		Rate: r.cfg.Rate / 2, Concurrency: 64, MaxRequests: int(r.cfg.Rate * 120), MaxDuration: 2 * time.Minute,
+		URL: b.l.Production.URL() + "/v1/chat/completions", Request: loadgen.Request{Method: http.MethodPost, Body: streamBody, Header: apiHeader()},
+		Rate: r.cfg.Rate / 2, Concurrency: loadConcurrency, MaxRequests: int(r.cfg.Rate * 120), MaxDuration: 2 * time.Minute,
 		Timeout: 5 * time.Second, ColourHeader: b.l.LB.ColourHeader(),
 	})
 	if err != nil {
 		return err
 	}
 	defer streams.Stop()
-	router := alb.New(elbv2.NewFromConfig(b.awsConfig()), alb.Listener{ListenerARN: b.l.Production.ARN(), Blue: b.l.Blue.ARN(), Green: b.l.Green.ARN()})
-	if err := pause(ctx, settle); err != nil {
+	router := alb.New(elbv2.NewFromConfig(b.l.AWSConfig()), alb.Listener{ListenerARN: b.l.Production.ARN(), Blue: b.l.Blue.ARN(), Green: b.l.Green.ARN()})
+	if err := poll.Sleep(ctx, settle); err != nil {
 		return err
 	}
-	outcomes := func(from, to time.Time) []loadgen.Outcome {
-		return append(loadgen.Between(b.load.Outcomes(), from, to), loadgen.Between(streams.Outcomes(), from, to)...)
+	window := func(from, to time.Time, byColour map[string]int) Tally {
+		t := tally(append(loadgen.Between(b.load.Outcomes(), from, to), loadgen.Between(streams.Outcomes(), from, to)...), byColour)
+		t.NotSent = b.load.SkippedBetween(from, to) + streams.SkippedBetween(from, to)
+		return t
 	}
 	from := time.Now()
 	for i := range r.cfg.WeightChanges {
 		if _, err := router.SetWeights(ctx, weightCycle[i%len(weightCycle)]); err != nil {
 			return fmt.Errorf("weight change %d: %w", i+1, err)
 		}
-		if err := pause(ctx, r.cfg.WeightInterval); err != nil {
+		if err := poll.Sleep(ctx, r.cfg.WeightInterval); err != nil {
 			return err
 		}
 	}
@@ -349,11 +346,11 @@ func (r *runner) weightChanges(ctx context.Context, b *benchLab) error {
 	if _, err := router.SetWeights(ctx, deploy.Weights{Blue: 50, Green: 50}); err != nil {
 		return err
 	}
-	if err := pause(ctx, settle); err != nil {
+	if err := poll.Sleep(ctx, settle); err != nil {
 		return err
 	}
 	cfrom := time.Now()
-	if err := pause(ctx, to.Sub(from)); err != nil {
+	if err := poll.Sleep(ctx, to.Sub(from)); err != nil {
 		return err
 	}
 	cto := time.Now()
@@ -361,17 +358,18 @@ func (r *runner) weightChanges(ctx context.Context, b *benchLab) error {
 	if _, err := router.SetWeights(ctx, deploy.Weights{Blue: 100}); err != nil {
 		return err
 	}
-	if err := pause(ctx, settle); err != nil {
+	if err := poll.Sleep(ctx, settle); err != nil {
 		return err
 	}
 	streams.Stop()
+	r.rep.NotSent += streams.Skipped()
 	w := WeightChanges{Changes: r.cfg.WeightChanges, Interval: r.cfg.WeightInterval, Elapsed: to.Sub(from), ByColour: map[string]int{}}
-	w.Changed = tally(outcomes(from, to), w.ByColour)
-	w.Control = tally(outcomes(cfrom, cto), nil)
+	w.Changed = window(from, to, w.ByColour)
+	w.Control = window(cfrom, cto, nil)
 	r.rep.Weights = w
-	r.progress("%d weight changes in %s: %d of %d requests failed (broken after their headers: %d; blue %d, green %d); control, no change for as long: %d of %d failed (broken: %d)",
+	r.progress("%d weight changes in %s: %d of %d requests failed (broken after their headers: %d; blue %d, green %d), %d not sent; control, no change for as long: %d of %d failed (broken: %d), %d not sent",
 		w.Changes, w.Elapsed.Round(time.Millisecond), w.Changed.Failed, w.Changed.Requests, w.Changed.BrokenAfterHeaders,
-		w.ByColour["blue"], w.ByColour["green"], w.Control.Failed, w.Control.Requests, w.Control.BrokenAfterHeaders)
+		w.ByColour["blue"], w.ByColour["green"], w.Changed.NotSent, w.Control.Failed, w.Control.Requests, w.Control.BrokenAfterHeaders, w.Control.NotSent)
 	return nil
 }
 
@@ -397,18 +395,20 @@ func tally(outs []loadgen.Outcome, byColour map[string]int) Tally {
 // throughput runs closed-loop trials against the blue relaysim targets
 // directly and through the production listener (all on blue), alternating.
 func (r *runner) throughput(ctx context.Context, b *benchLab) error {
+	const path = "/v1/chat/completions"
 	var direct []string
 	for _, s := range b.l.Sims("blue") {
-		direct = append(direct, s.URL)
+		direct = append(direct, s.URL+path)
 	}
-	trial := func(urls []string) (closedResult, error) {
-		return closedLoop{
-			URLs: urls, Path: "/v1/chat/completions", Method: http.MethodPost, Header: apiHeader(),
+	trial := func(urls []string) (loadgen.ClosedResult, error) {
+		return loadgen.ClosedLoop{
+			URLs: urls,
 			// One token: no generation delay, so the trial measures the
 			// HTTP path, not relaysim's pacing.
-			Body:    []byte(`{"model":"sim-small","messages":[{"role":"user","content":"ping"}],"max_tokens":1}`),
+			Request: loadgen.Request{Method: http.MethodPost, Header: apiHeader(),
+				Body: []byte(`{"model":"sim-small","messages":[{"role":"user","content":"ping"}],"max_tokens":1}`)},
 			Workers: r.cfg.ThroughputWorkers, Duration: r.cfg.ThroughputDuration, MaxRequests: 200000, Timeout: 5 * time.Second,
-		}.run(ctx)
+		}.Run(ctx)
 	}
 	t := Throughput{Workers: r.cfg.ThroughputWorkers, Duration: r.cfg.ThroughputDuration}
 	for i := range r.cfg.Runs {
@@ -416,7 +416,7 @@ func (r *runner) throughput(ctx context.Context, b *benchLab) error {
 		if err != nil {
 			return err
 		}
-		p, err := trial([]string{b.l.Production.URL()})
+		p, err := trial([]string{b.l.Production.URL() + path})
 		if err != nil {
 			return err
 		}
@@ -431,12 +431,12 @@ func (r *runner) throughput(ctx context.Context, b *benchLab) error {
 // deployments deploys healthy versions to promotion with the strategy and
 // the default post-promotion bake.
 func (r *runner) deployments(ctx context.Context, b *benchLab) error {
-	if err := pause(ctx, settle); err != nil {
+	if err := poll.Sleep(ctx, settle); err != nil {
 		return err
 	}
 	var costs []Cost
 	for i := range r.cfg.Runs {
-		x, err := b.deployOnce(ctx, fmt.Sprintf("v%d", i+2), r.cfg.Strategy, 3*time.Minute)
+		x, err := b.deployOnce(ctx, fmt.Sprintf("v%d", i+2), r.strategy, 3*time.Minute)
 		if err != nil {
 			return err
 		}

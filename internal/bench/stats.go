@@ -3,8 +3,6 @@ package bench
 import (
 	"slices"
 	"time"
-
-	"github.com/relayshift/relayshift/internal/loadgen"
 )
 
 // medianDuration returns the median of ds (the mean of the middle two for
@@ -44,9 +42,22 @@ func medianInt(vs []int) float64 {
 	return medianFloat(fs)
 }
 
-// percentile returns the nearest-rank p-th percentile of ds.
-func percentile(ds []time.Duration, p float64) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return loadgen.Percentile(s, p)
+// medianOf returns the median of f over rs (see medianInt).
+func medianOf[R any](rs []R, f func(R) int) float64 {
+	vs := make([]int, len(rs))
+	for i, r := range rs {
+		vs[i] = f(r)
+	}
+	return medianInt(vs)
+}
+
+// alarmPath returns the canary runs the alarm path rolled back.
+func alarmPath(runs []CanaryRun) []CanaryRun {
+	var out []CanaryRun
+	for _, r := range runs {
+		if r.Path == "alarm" {
+			out = append(out, r)
+		}
+	}
+	return out
 }

@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/relayshift/relayshift/internal/percentile"
 )
 
 // row is one line of the table: a figure, its result, and over how many
@@ -24,8 +27,8 @@ func (rep *Report) Render(w io.Writer) error {
 	a := rep.Alarm
 	labPeriod := time.Duration(float64(a.PeriodSeconds) * rep.TimeScale * float64(time.Second))
 	fmt.Fprintf(&b, "relayshift bench · %s · %s\n", rep.Date.Format("2006-01-02 15:04 MST"), rep.Machine)
-	fmt.Fprintf(&b, "lab: time scale 1/%.0f (AWS-side waits and alarm periods run %.0f× faster); production load %s req/s, open loop, ≤ 64 in flight;\n",
-		speed, speed, trimFloat(rep.Rate))
+	fmt.Fprintf(&b, "lab: time scale 1/%.0f (AWS-side waits and alarm periods run %.0f× faster); production load %s req/s, open loop, ≤ %d in flight (%s not sent in the whole run);\n",
+		speed, speed, trimFloat(rep.Rate), loadConcurrency, count(float64(rep.NotSent)))
 	fmt.Fprintf(&b, "     alarm %s: 5xx rate > %s%% in %d of %d periods of %d s (%s in the lab); the run took %s\n\n",
 		a.Name, trimFloat(a.Threshold), a.DatapointsToAlarm, a.EvaluationPeriods, a.PeriodSeconds, dur(labPeriod), dur(rep.Elapsed.Round(time.Second)))
 
@@ -52,14 +55,25 @@ func (rep *Report) Render(w io.Writer) error {
 func (rep *Report) rows() []row {
 	var rows []row
 	add := func(indent int, label, result, n string) { rows = append(rows, row{indent, label, result, n}) }
-	runs := strconv.Itoa(rep.Runs)
 
 	// 1. The bad release.
-	base, canary := failedMedian(rep.Baseline), canaryMedian(rep.Canary)
+	failed := func(r CanaryRun) int { return r.Failed }
+	base, canary := medianOf(rep.Baseline, func(r BaselineRun) int { return r.Failed }), medianOf(rep.Canary, failed)
+	sent := func(requests float64, notSent int) string {
+		return fmt.Sprintf("of %s; %s not sent", count(requests), count(float64(notSent)))
+	}
+	baseNotSent, canaryNotSent := 0, 0
+	for _, r := range rep.Baseline {
+		baseNotSent += r.NotSent
+	}
+	for _, r := range rep.Canary {
+		canaryNotSent += r.NotSent
+	}
 	add(0, "1. Bad release: the candidate answers 5xx to every production request", "", "")
-	add(1, "relayshift "+rep.Strategy+": failed requests", fmt.Sprintf("%s (of %s)", count(canary), count(requestsMedianC(rep.Canary))), runs)
+	add(1, "relayshift "+rep.Strategy+": failed requests",
+		fmt.Sprintf("%s (%s)", count(canary), sent(medianOf(rep.Canary, func(r CanaryRun) int { return r.Requests }), canaryNotSent)), strconv.Itoa(len(rep.Canary)))
 	add(1, fmt.Sprintf("all-at-once, no metric gate (flip, %s, check): failed", dur(rep.BaselineWait)),
-		fmt.Sprintf("%s (of %s)", count(base), count(requestsMedianB(rep.Baseline))), runs)
+		fmt.Sprintf("%s (%s)", count(base), sent(medianOf(rep.Baseline, func(r BaselineRun) int { return r.Requests }), baseNotSent)), strconv.Itoa(len(rep.Baseline)))
 	add(1, "ratio all-at-once / relayshift", ratio(base, canary), "")
 	caught := 0
 	for _, r := range rep.WarmupCaught {
@@ -68,39 +82,40 @@ func (rep *Report) rows() []row {
 		}
 	}
 	add(1, "relayshift when the test route sees the 5xx too: failed",
-		fmt.Sprintf("%s (stopped before any shift: %d of %d)", count(canaryMedian(rep.WarmupCaught)), caught, len(rep.WarmupCaught)), strconv.Itoa(len(rep.WarmupCaught)))
+		fmt.Sprintf("%s (stopped before any shift: %d of %d)", count(medianOf(rep.WarmupCaught, failed)), caught, len(rep.WarmupCaught)), strconv.Itoa(len(rep.WarmupCaught)))
 
-	// 2. Fault onset to stable.
-	var total, toAlarm, toEvent, toRestore []time.Duration
-	for _, r := range rep.Canary {
-		if r.Path != "alarm" || r.Onset.IsZero() {
+	// 2. Fault onset to stable, over the runs the alarm path rolled back.
+	var total, toAlarm, toRestore []time.Duration
+	for _, r := range alarmPath(rep.Canary) {
+		if r.Onset.IsZero() {
 			continue
 		}
 		total = append(total, r.Restored.Sub(r.Onset))
 		toAlarm = append(toAlarm, r.Alarm.Sub(r.Onset))
-		toEvent = append(toEvent, r.Received.Sub(r.Alarm))
 		toRestore = append(toRestore, r.Restored.Sub(r.Received))
 	}
 	a := rep.Alarm
 	labPeriod := time.Duration(float64(a.PeriodSeconds) * rep.TimeScale * float64(time.Second))
 	add(0, "2. Fault onset → 100% on stable, alarm path", seconds(medianDuration(total)), fmt.Sprintf("%d of %d via alarm", len(total), len(rep.Canary)))
 	add(1, fmt.Sprintf("onset → alarm in ALARM (%d of %d periods of %s)", a.DatapointsToAlarm, a.EvaluationPeriods, dur(labPeriod)), seconds(medianDuration(toAlarm)), "")
-	add(1, "alarm → event at the rollback function's rule", millis(medianDuration(toEvent)), "")
 	add(1, "event → weights restored and read back", millis(medianDuration(toRestore)), "")
 
 	// 3. Rollback function latency.
-	rl := rep.Rollback
-	add(0, "3. Rollback function: event → weights verified", fmt.Sprintf("p50 %s, p99 %s", millis(percentile(rl.Latencies, 50)), millis(percentile(rl.Latencies, 99))),
-		fmt.Sprintf("%d events", len(rl.Latencies)))
+	lat := slices.Sorted(slices.Values(rep.Rollback.Latencies))
+	handler := slices.Sorted(slices.Values(rep.Rollback.HandlerMs))
+	msOf := func(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
+	add(0, "3. Rollback function: event → weights verified",
+		fmt.Sprintf("p50 %s, p99 %s", millis(percentile.NearestRank(lat, 50)), millis(percentile.NearestRank(lat, 99))), fmt.Sprintf("%d events", len(lat)))
 	add(1, "as the function times itself (elapsedMs)", fmt.Sprintf("p50 %s, p99 %s",
-		millis(time.Duration(percentileF(rl.HandlerMs, 50)*float64(time.Millisecond))), millis(time.Duration(percentileF(rl.HandlerMs, 99)*float64(time.Millisecond)))), "")
+		millis(msOf(percentile.NearestRank(handler, 50))), millis(msOf(percentile.NearestRank(handler, 99)))), "")
 
 	// 4. Weight changes.
 	wc := rep.Weights
 	add(0, "4. Weight changes between healthy colours: failed requests",
-		fmt.Sprintf("%s of %s (blue %s, green %s)", count(float64(wc.Changed.Failed)), count(float64(wc.Changed.Requests)),
-			count(float64(wc.ByColour["blue"])), count(float64(wc.ByColour["green"]))), fmt.Sprintf("%d changes", wc.Changes))
-	add(1, "control: same load, as long, no change", fmt.Sprintf("%s of %s", count(float64(wc.Control.Failed)), count(float64(wc.Control.Requests))), "")
+		fmt.Sprintf("%s of %s (blue %s, green %s; %s not sent)", count(float64(wc.Changed.Failed)), count(float64(wc.Changed.Requests)),
+			count(float64(wc.ByColour["blue"])), count(float64(wc.ByColour["green"])), count(float64(wc.Changed.NotSent))), fmt.Sprintf("%d changes", wc.Changes))
+	add(1, "control: same load, as long, no change", fmt.Sprintf("%s of %s (%s not sent)", count(float64(wc.Control.Failed)), count(float64(wc.Control.Requests)),
+		count(float64(wc.Control.NotSent))), "")
 
 	// 5. Throughput.
 	tp := rep.Throughput
@@ -122,7 +137,7 @@ func (rep *Report) rows() []row {
 		what string
 		cost Cost
 		n    int
-	}{{"promoted (" + rep.Strategy + ")", rep.PromotedCost, len(rep.Promoted)}, {"rolled back by the alarm path", rep.RolledBackCost, len(rep.Canary)}} {
+	}{{"promoted (" + rep.Strategy + ")", rep.PromotedCost, len(rep.Promoted)}, {"rolled back by the alarm path", rep.RolledBackCost, len(alarmPath(rep.Canary))}} {
 		add(1, c.what, dollars(c.cost.Total()), strconv.Itoa(c.n))
 		add(2, fmt.Sprintf("Step Functions: %d state transitions", c.cost.Transitions), dollars(c.cost.StepFunctions), "")
 		add(2, fmt.Sprintf("Lambda: %d invocations, %s ms billed, %s GB-s", len(c.cost.Invocations), count(float64(c.cost.BilledMs)),
@@ -140,15 +155,19 @@ func (rep *Report) rows() []row {
 }
 
 func (rep *Report) notes() []string {
+	alarmRuns := alarmPath(rep.Canary)
 	var canaryExposure, alarmPart []time.Duration
-	for _, r := range rep.Canary {
-		if r.Path == "alarm" && !r.Onset.IsZero() {
+	for _, r := range alarmRuns {
+		if !r.Onset.IsZero() {
 			canaryExposure = append(canaryExposure, r.Restored.Sub(r.Onset))
 			alarmPart = append(alarmPart, r.Alarm.Sub(r.Onset))
 		}
 	}
+	baseFailed := medianOf(rep.Baseline, func(r BaselineRun) int { return r.Failed })
 	notes := []string{
-		fmt.Sprintf("n: runs; every figure is the median over them. Failed = a transport error, a 5xx or a broken body, counted on the production load (%s small chat completions a second) from the start of a release to 1 s after traffic was back on stable.", trimFloat(rep.Rate)),
+		"n: what a figure is computed over. Rows 1, 5, 6 and 8, and row 7's promotion: medians over n runs; row 2 and row 7's rollback: medians over the n runs the alarm path rolled back; row 3: p50 and p99 over n alarm events; row 4: the counts of one run of n weight changes.",
+		fmt.Sprintf("Failed = a transport error, a 5xx or a broken body, counted on the production load (%s small chat completions a second) from the start of a release to 1 s after traffic was back on stable; \"of\" = the median of the requests sent in that window; \"not sent\" = the requests the load was due to send while %d of its requests were in flight, which it skips (a stalled proxy shows there, not as failures), summed over the runs (in the header: over the whole run, every load).",
+			trimFloat(rep.Rate), loadConcurrency),
 		fmt.Sprintf("All-at-once: ModifyListener forwards 100%% to the candidate through the lab's ELBv2 API, waits %s, checks %d chat completions sent through the production listener (4 at a time) and flips back when more than %s%% failed (the alarm's threshold); its own check requests are not counted. No canary, no warm-up, no alarm.",
 			dur(rep.BaselineWait), rep.CheckRequests, trimFloat(rep.Alarm.Threshold)),
 		"Row 1: the candidate's 5xx spare requests carrying the test route's header, so the candidate passes relayshift's warm-up and only the canary's production traffic meets them; on the last line the test route sees them too.",
@@ -157,17 +176,17 @@ func (rep *Report) notes() []string {
 		lab := medianDuration(canaryExposure)
 		alarm := medianDuration(alarmPart)
 		atAWS := time.Duration(float64(alarm)/rep.TimeScale) + (lab - alarm)
-		projected := math.Round(canaryMedian(rep.Canary) * float64(atAWS) / float64(lab))
+		projected := math.Round(medianOf(alarmRuns, func(r CanaryRun) int { return r.Failed }) * float64(atAWS) / float64(lab))
 		than := "more than"
-		if projected < failedMedian(rep.Baseline) {
+		if projected < baseFailed {
 			than = "still fewer than"
 		}
-		notes = append(notes, fmt.Sprintf("Time scale: the alarm path waits for alarm periods, which the lab runs %.0f× faster, while the all-at-once controller's %s is real time in both. At AWS's %d s periods row 2 would be ≈ %s and row 1's canary ≈ %s failed requests at this load, %s the all-at-once flip's %s for a fault this loud (and CloudWatch's metric delay comes on top). Against a loud fault relayshift's defence is the warm-up (row 1, last line); the all-at-once check's weakness is every fault its one %s sample does not see.",
+		notes = append(notes, fmt.Sprintf("Time scale: the alarm path waits for alarm periods, which the lab runs %.0f× faster, while the all-at-once controller's %s is real time in both. At AWS's %d s periods row 2 would be ≈ %s and a canary rolled back by the alarm path would let ≈ %s requests fail at this load, %s the all-at-once flip's %s for a fault this loud (and CloudWatch's metric delay comes on top). Against a loud fault relayshift's defence is the warm-up (row 1, last line); the all-at-once check's weakness is every fault its one %s sample does not see.",
 			1/rep.TimeScale, dur(rep.BaselineWait), rep.Alarm.PeriodSeconds, dur(atAWS.Round(time.Second)), count(projected), than,
-			count(failedMedian(rep.Baseline)), dur(rep.BaselineWait)))
+			count(baseFailed), dur(rep.BaselineWait)))
 	}
 	notes = append(notes,
-		"Row 2: onset = the start of the first failed production request; alarm = the state-change event's timestamp; restored = the rollback function's answer, sent after it read the restored weights back.",
+		"Row 2: onset = the start of the first failed production request; alarm = the state-change event's timestamp (to the millisecond); restored = the rollback function's answer, sent after it read the restored weights back, timed from the event's arrival at the lab's bus. The lab puts the event on its bus in the same call as the alarm's transition, so there is no alarm → event delay to measure here; on AWS, EventBridge's delivery comes on top.",
 		"Row 3: while a deployment is at its first step (10%), the candidate's 5xx alarm is set to ALARM (SetAlarmState); from the event reaching the lab's bus to the function's answer after its read-back; the listener is then checked to hold stable only. Functions run in process (the bootstraps' code, the lab's AWS APIs on loopback).",
 		fmt.Sprintf("Row 4: relayshift's ELBv2 adapter (write, read back) steps 10/25/50/75/90/100%% both ways, a change every %s, under the production load plus %s streamed completions a second (16 tokens, %s apart); the control runs the same loads as long at a fixed 50/50.",
 			dur(rep.Weights.Interval), trimFloat(rep.Rate/2), dur(tokenInterval)),
@@ -184,46 +203,6 @@ func (rep *Report) notes() []string {
 		"Row 8: size of bin/<name>/bootstrap from `make build`; init = the runtime's own INIT REPORT under aws-lambda-rie (bootstrap started → first event requested), for a host build with the same flags and the template's environment pointed at the lab (healthcheck and warmup read the API key secret during init), median of n cold starts; in parentheses the first invocation's latency minus the median of the warm ones after it.",
 	)
 	return notes
-}
-
-func failedMedian(runs []BaselineRun) float64 {
-	var v []int
-	for _, r := range runs {
-		v = append(v, r.Failed)
-	}
-	return medianInt(v)
-}
-
-func requestsMedianB(runs []BaselineRun) float64 {
-	var v []int
-	for _, r := range runs {
-		v = append(v, r.Requests)
-	}
-	return medianInt(v)
-}
-
-func canaryMedian(runs []CanaryRun) float64 {
-	var v []int
-	for _, r := range runs {
-		v = append(v, r.Failed)
-	}
-	return medianInt(v)
-}
-
-func requestsMedianC(runs []CanaryRun) float64 {
-	var v []int
-	for _, r := range runs {
-		v = append(v, r.Requests)
-	}
-	return medianInt(v)
-}
-
-func percentileF(vs []float64, p float64) float64 {
-	ds := make([]time.Duration, len(vs))
-	for i, v := range vs {
-		ds[i] = time.Duration(v * float64(time.Millisecond))
-	}
-	return float64(percentile(ds, p)) / float64(time.Millisecond)
 }
 
 // ratio prints a/b, or says b was 0.

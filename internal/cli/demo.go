@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/relayshift/relayshift/internal/demo"
 )
@@ -17,10 +16,6 @@ func runDemo(ctx context.Context, env *Env, args []string) int {
 	if code, ok := parseFlags(env, fs, args); !ok {
 		return code
 	}
-	cfg, err := config()
-	if err != nil {
-		fmt.Fprintf(env.Stderr, "relayshift demo: %v\n", err)
-		return demo.ExitUsage
-	}
-	return demo.Run(ctx, cfg, env.Stdout, env.Stderr)
+	// demo.Run validates the configuration (exit ExitUsage).
+	return demo.Run(ctx, config(), env.Stdout, env.Stderr)
 }

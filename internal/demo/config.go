@@ -119,8 +119,9 @@ not end as expected (named), 3 interrupted or out of time.
 `
 
 // BindFlags defines the demo's flags on fs, with def's values as defaults,
-// and returns the function that reads them into a validated Config.
-func BindFlags(fs *flag.FlagSet, def Config) func() (Config, error) {
+// and returns the function that reads them into a Config (Run validates
+// it).
+func BindFlags(fs *flag.FlagSet, def Config) func() Config {
 	c := def
 	fs.StringVar(&c.Template, "template", def.Template, "SAM template the lab reads its alarms, rollback rule, state machine and functions from")
 	fs.Float64Var(&c.TimeScale, "time-scale", def.TimeScale, "factor applied to AWS-side durations (bakes, alarm periods); 0.05: a minute lasts 3s")
@@ -128,5 +129,5 @@ func BindFlags(fs *flag.FlagSet, def Config) func() (Config, error) {
 	fs.Float64Var(&c.ErrorRate, "error-rate", def.ErrorRate, "share of v3's production requests that fail with a 500 (the template's alarm fires above 5% of a colour's requests)")
 	fs.DurationVar(&c.Timeout, "timeout", def.Timeout, "give up (exit 3) after this long")
 	fs.BoolVar(&c.Verbose, "verbose", def.Verbose, "also print the lab's log and the functions' JSON logs on stderr")
-	return func() (Config, error) { return c, c.Validate() }
+	return func() Config { return c }
 }

@@ -8,15 +8,10 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
@@ -26,7 +21,7 @@ import (
 	"github.com/relayshift/relayshift/internal/lab"
 	"github.com/relayshift/relayshift/internal/lab/monitoring"
 	"github.com/relayshift/relayshift/internal/loadgen"
-	"github.com/relayshift/relayshift/internal/rollback"
+	"github.com/relayshift/relayshift/internal/poll"
 	"github.com/relayshift/relayshift/internal/stepfn"
 )
 
@@ -48,31 +43,37 @@ const (
 	// is start settle after a story's end, for window.
 	settle = 300 * time.Millisecond
 	window = 2 * time.Second
-	// poll is how often the demo reads an execution's status.
-	poll = 200 * time.Millisecond
+	// pollEvery is how often the demo reads an execution's status.
+	pollEvery = 200 * time.Millisecond
 )
 
 // errTimeout is the cause of the demo's context when --timeout passes.
 var errTimeout = errors.New("out of time (--timeout)")
 
-// Run runs the demo with cfg, writing the timeline and the summary to
-// stdout and problems to stderr, and returns the exit code (ExitOK...).
-// SIGINT and SIGTERM stop it cleanly.
+// Run validates cfg, runs the demo, writing the timeline and the summary
+// to stdout and problems to stderr, and returns the exit code (ExitOK...).
+// When ctx ends (cmd/relayshift ends it on SIGINT and SIGTERM) it stops
+// cleanly, leaving nothing running, with ExitInterrupted.
 func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) int {
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintf(stderr, "relayshift demo: %v\n", err)
 		return ExitUsage
 	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	st, err := deploy.ParseStrategy(strategy)
+	if err != nil {
+		fmt.Fprintf(stderr, "relayshift demo: %v\n", err)
+		return ExitUsage
+	}
 	ctx, cancel := context.WithTimeoutCause(ctx, cfg.Timeout, errTimeout)
 	defer cancel()
-	d := &demo{cfg: cfg, out: stdout, errw: stderr, now: time.Now, versions: &releases{}}
+	d := &demo{cfg: cfg, strategy: st, out: stdout, errw: stderr, now: time.Now, versions: &releases{}}
 	return d.run(ctx)
 }
 
 type demo struct {
-	cfg       Config
+	cfg Config
+	// strategy is the preset both stories deploy with.
+	strategy  deploy.Strategy
 	out, errw io.Writer
 	now       func() time.Time
 
@@ -106,7 +107,7 @@ func (d *demo) run(ctx context.Context) int {
 	if d.cfg.Verbose {
 		logOut = d.errw
 	}
-	d.minRequests = minRequests(d.cfg)
+	d.minRequests = minRequests(d.cfg, d.strategy)
 	l, err := lab.Start(ctx, d.labConfig(), lab.Options{Log: slog.New(slog.NewTextHandler(logOut, nil)), FunctionLog: logOut})
 	if err != nil {
 		hint := ""
@@ -139,7 +140,9 @@ func (d *demo) run(ctx context.Context) int {
 	}
 	defer d.load.stop()
 
-	d.waitAlarmsEvaluated(ctx)
+	if err := d.waitAlarmsEvaluated(ctx); err != nil {
+		return d.stopped(ctx, err)
+	}
 	d.header()
 	period := d.scaled(d.alarmPeriod)
 	d.tl = newTimeline(d.out, t0, d.now)
@@ -204,26 +207,17 @@ func (d *demo) stopped(ctx context.Context, err error) int {
 }
 
 // minRequests is the Evaluate function's RELAYSHIFT_MIN_REQUESTS for the
-// load: half the requests the candidate gets during the canary's bake, at
-// most the template's default (50), at least 5.
-func minRequests(cfg Config) int {
-	bake := 300 * cfg.TimeScale // seconds, real time
-	expected := cfg.Rate * 0.10 * bake
+// load: half the requests the candidate gets during the strategy's first
+// bake, at most the template's default (50), at least 5.
+func minRequests(cfg Config, st deploy.Strategy) int {
+	bake := float64(st.BakeSeconds) * cfg.TimeScale // seconds, real time
+	expected := cfg.Rate * float64(st.Steps[0]) / 100 * bake
 	return min(max(int(expected/2), 5), 50)
 }
 
 func (d *demo) labConfig() lab.Config {
-	cfg := lab.DefaultConfig()
-	cfg.Template = d.cfg.Template
-	cfg.TimeScale = d.cfg.TimeScale
 	// Free loopback ports: the demo runs beside a lab or another demo.
-	cfg.Endpoint, cfg.LoadBalancer.Production, cfg.LoadBalancer.Test = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	cfg.LoadBalancer.HealthCheck.Interval = lab.Duration(200 * time.Millisecond)
-	cfg.LoadBalancer.HealthCheck.Timeout = lab.Duration(150 * time.Millisecond)
-	cfg.LoadBalancer.DeregistrationDelay = lab.Duration(time.Second)
-	cfg.APIKey = apiKey
-	cfg.Blue = lab.ColourConfig{Relaysim: &lab.RelaysimConfig{Instances: 2, Version: "v1", TokenInterval: lab.Duration(tokenInterval)}}
-	cfg.Green = lab.ColourConfig{}
+	cfg := lab.EphemeralConfig(d.cfg.Template, d.cfg.TimeScale, apiKey, tokenInterval)
 	cfg.Parameters = map[string]string{"EvaluateMinRequests": strconv.Itoa(d.minRequests)}
 	return cfg
 }
@@ -232,43 +226,28 @@ func (d *demo) labConfig() lab.Config {
 // does: Step Functions to start and follow the deployments, ELBv2 to read
 // the listener's weights.
 func (d *demo) connect() error {
-	env := d.lab.Env()
-	d.stateMachine = env[functions.EnvStateMachineARN]
-	if d.stateMachine == "" {
+	fc, err := d.lab.FunctionsConfig()
+	if err != nil {
+		return fmt.Errorf("the functions' configuration in the lab: %w", err)
+	}
+	if fc.StateMachineARN == "" {
 		return fmt.Errorf("the template gives the functions no %s", functions.EnvStateMachineARN)
 	}
-	d.service = env[functions.EnvService]
-	if d.service == "" {
-		d.service = "relay"
-	}
-	cfg := aws.Config{Region: d.lab.Config().Region, Credentials: credentials.NewStaticCredentialsProvider("demo", "demo", ""),
-		BaseEndpoint: aws.String(d.lab.Endpoint())}
+	d.stateMachine, d.service = fc.StateMachineARN, fc.Service
+	cfg := d.lab.AWSConfig()
 	d.sfn = sfn.NewFromConfig(cfg)
 	d.ctl = stepfn.NewControl(d.sfn)
-	d.router = alb.New(elbv2.NewFromConfig(cfg), alb.Listener{ListenerARN: env[functions.EnvListenerARN], RuleARN: env[functions.EnvRuleARN],
-		Blue: env[functions.EnvBlueTG], Green: env[functions.EnvGreenTG]})
+	d.router = alb.New(elbv2.NewFromConfig(cfg), alb.Listener{ListenerARN: fc.ListenerARN, RuleARN: fc.RuleARN,
+		Blue: fc.BlueTargetGroupARN, Green: fc.GreenTargetGroupARN})
 	d.alarmPeriod = time.Minute
 	if as, err := d.lab.Alarms.Describe(monitoring.AlarmFilter{}); err == nil {
 		for _, a := range as {
 			if strings.HasSuffix(a.AlarmName, "blue-5xx-rate") {
-				d.alarmPeriod = alarmPeriod(a.AlarmSpec)
+				d.alarmPeriod = time.Duration(a.PeriodSeconds()) * time.Second
 			}
 		}
 	}
 	return nil
-}
-
-// alarmPeriod returns an alarm's period.
-func alarmPeriod(s monitoring.AlarmSpec) time.Duration {
-	for _, q := range s.Metrics {
-		if q.MetricStat != nil && q.MetricStat.Period > 0 {
-			return time.Duration(q.MetricStat.Period) * time.Second
-		}
-	}
-	if s.Period > 0 {
-		return time.Duration(s.Period) * time.Second
-	}
-	return time.Minute
 }
 
 func (d *demo) header() {
@@ -305,9 +284,9 @@ func (d *demo) stories() []*Story {
 // tell runs one story: release the version on its colour, deploy it,
 // follow it to its end, and verify where the traffic is.
 func (d *demo) tell(ctx context.Context, s *Story) {
-	bake := 300 * time.Second
+	bake := time.Duration(d.strategy.BakeSeconds) * time.Second
 	heading := fmt.Sprintf("== Story %d of 2: %s, a %s, onto %s ==\n   %s: %d%% for %s (%s here), then 100%%", s.N, s.Version, s.Title, s.Candidate,
-		strategy, 10, bake, d.shown(bake))
+		d.strategy.Name(), d.strategy.Steps[0], bake, d.shown(bake))
 	rel := lab.RelaysimConfig{Instances: 2, Version: s.Version, TokenInterval: lab.Duration(tokenInterval)}
 	if s.Want == wantPromoted {
 		heading += fmt.Sprintf(", watched %s (%s here) before Finalize", postPromotionBake*time.Second, d.shown(postPromotionBake*time.Second))
@@ -341,12 +320,7 @@ func (d *demo) tell(ctx context.Context, s *Story) {
 	d.tl.note("release", "%s targets healthy; the candidate colour has only %s", s.Candidate, s.Version)
 
 	// The deployment, started and followed through the Step Functions API.
-	st, err := deploy.ParseStrategy(strategy)
-	if err != nil {
-		s.Err = err
-		return
-	}
-	post := postPromotionBake
+	st, post := d.strategy, postPromotionBake
 	input, err := json.Marshal(deploy.Request{Version: s.Version, Commit: s.Commit, Strategy: &st, PostPromotionBakeSeconds: &post})
 	if err != nil {
 		s.Err = err
@@ -369,15 +343,23 @@ func (d *demo) tell(ctx context.Context, s *Story) {
 	if s.Error == string(deploy.RolledBack) {
 		if det.Status == "ABORTED" {
 			// The rollback function stops the execution first, then
-			// restores: wait for its answer.
-			d.waitRollback(ctx, det.ARN)
+			// restores: wait (a few seconds at most) for its answer. Without
+			// one, rollbackPath says what stopped the execution instead.
+			err := poll.Until(ctx, 50*time.Millisecond, 10*time.Second, "the rollback function's answer", func(context.Context) (bool, error) {
+				_, _, ok := d.lab.Restored(det.ARN)
+				return ok, nil
+			})
+			if err != nil && !errors.Is(err, poll.ErrTimedOut) {
+				s.Err = err
+				return
+			}
 		}
 		history, err := stepfn.NewHistory(d.sfn, det.ARN).Next(ctx)
 		if err != nil {
 			s.Err = fmt.Errorf("read the history: %w", err)
 			return
 		}
-		rb := rollbackPath(det, history, d.lab.Bus.Deliveries())
+		rb := rollbackPath(det, history, d.lab.Restored)
 		s.Path, s.PathDetail, s.Restored, s.Alarm, s.AlarmAt = rb.Path, rb.Detail, rb.Restored, rb.Alarm, rb.AlarmAt
 		if s.Restored.After(s.End) {
 			s.End = s.Restored
@@ -387,40 +369,16 @@ func (d *demo) tell(ctx context.Context, s *Story) {
 	d.verify(ctx, s)
 }
 
-// waitEnded polls the execution until it ends.
+// waitEnded polls the execution until it ends. A failed read is returned
+// as it is, not waited out.
 func (d *demo) waitEnded(ctx context.Context, arn string) (stepfn.Detail, error) {
-	for {
-		det, err := d.ctl.Detail(ctx, arn)
-		if err == nil && det.Ended() {
-			return det, nil
-		}
-		select {
-		case <-ctx.Done():
-			return det, fmt.Errorf("waiting for %s: %w", arn[strings.LastIndex(arn, ":")+1:], context.Cause(ctx))
-		case <-time.After(poll):
-		}
-	}
-}
-
-// waitRollback waits (a few seconds at most) for the rollback function to
-// answer an event about execution arn with a restore.
-func (d *demo) waitRollback(ctx context.Context, arn string) {
-	deadline := time.After(10 * time.Second)
-	for {
-		for _, del := range d.lab.Bus.Deliveries() {
-			var o rollback.Output
-			if json.Unmarshal(del.Response, &o) == nil && o.ExecutionARN == arn && o.Action == rollback.ActionRestored {
-				return
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-deadline:
-			return
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	var det stepfn.Detail
+	err := poll.Until(ctx, pollEvery, 0, "execution "+arn[strings.LastIndex(arn, ":")+1:], func(ctx context.Context) (bool, error) {
+		var err error
+		det, err = d.ctl.Detail(ctx, arn)
+		return err == nil && det.Ended(), err
+	})
+	return det, err
 }
 
 // verify reads the weights through the ELBv2 API and watches real
@@ -436,10 +394,8 @@ func (d *demo) verify(ctx context.Context, s *Story) {
 	}
 	from := s.End.Add(settle)
 	to := from.Add(window)
-	select {
-	case <-ctx.Done():
+	if err := poll.Sleep(ctx, time.Until(to.Add(500*time.Millisecond))); err != nil {
 		return
-	case <-time.After(time.Until(to.Add(500 * time.Millisecond))):
 	}
 	outs := d.load.outcomes()
 	s.After = loadgen.Between(outs, from, to)
@@ -479,46 +435,35 @@ func (d *demo) verify(ctx context.Context, s *Story) {
 		fmt.Sprintf("the last production request %s served started at %s", s.Version, at(s.LastOnCandidate)))
 	d.tl.note("fault", "%s\n=> %s from fault onset to all traffic on %s", strings.Join(steps, "; "), s.OnsetToStable().Round(10*time.Millisecond), s.Stable)
 	if s.Alarm != "" {
-		d.waitAlarmOK(ctx, s.Alarm)
+		if err := d.waitAlarmOK(ctx, s.Alarm); err != nil && !errors.Is(err, poll.ErrTimedOut) && ctx.Err() == nil {
+			s.Err = err
+		}
 	}
 }
 
 // waitAlarmsEvaluated waits, for an evaluation interval at most, until the
 // lab has evaluated the alarms once (none is INSUFFICIENT_DATA any more),
-// so that the timeline starts from their settled state.
-func (d *demo) waitAlarmsEvaluated(ctx context.Context) {
-	deadline := time.After(d.scaled(time.Minute) + time.Second)
-	for {
+// so that the timeline starts from their settled state. Running out of
+// time is not an error.
+func (d *demo) waitAlarmsEvaluated(ctx context.Context) error {
+	err := poll.Until(ctx, 50*time.Millisecond, d.scaled(time.Minute)+time.Second, "the alarms' first evaluation", func(context.Context) (bool, error) {
 		as, err := d.lab.Alarms.Describe(monitoring.AlarmFilter{StateValue: monitoring.StateInsufficientData})
-		if err != nil || len(as) == 0 {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-deadline:
-			return
-		case <-time.After(50 * time.Millisecond):
-		}
+		return len(as) == 0, err
+	})
+	if errors.Is(err, poll.ErrTimedOut) {
+		return nil
 	}
+	return err
 }
 
 // waitAlarmOK waits, for a few alarm periods at most, until an alarm that
-// fired is back to OK (the timeline shows the transition).
-func (d *demo) waitAlarmOK(ctx context.Context, name string) {
-	deadline := time.After(4 * d.scaled(d.alarmPeriod))
-	for {
-		if as, err := d.lab.Alarms.Describe(monitoring.AlarmFilter{Names: []string{name}}); err != nil || len(as) == 0 || as[0].State.Value == monitoring.StateOK {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-deadline:
-			return
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+// fired is back to OK (the timeline shows the transition); the error wraps
+// poll.ErrTimedOut when it is not.
+func (d *demo) waitAlarmOK(ctx context.Context, name string) error {
+	return poll.Until(ctx, 100*time.Millisecond, 4*d.scaled(d.alarmPeriod), name+" back to OK", func(context.Context) (bool, error) {
+		as, err := d.lab.Alarms.Describe(monitoring.AlarmFilter{Names: []string{name}})
+		return err == nil && (len(as) == 0 || as[0].State.Value == monitoring.StateOK), err
+	})
 }
 
 // share renders who carries the traffic.

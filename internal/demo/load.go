@@ -39,9 +39,10 @@ func startLoad(ctx context.Context, url, apiKey, colourHeader string, rate float
 			return nil, err
 		}
 		r, err := loadgen.Start(ctx, loadgen.Config{
-			URL: url + "/v1/chat/completions", Method: http.MethodPost, Body: body,
-			Header: http.Header{"Authorization": {"Bearer " + apiKey}, "Content-Type": {"application/json"}},
-			Rate:   k.rate, Concurrency: 64, MaxRequests: int(k.rate*d.Seconds()) + 1, MaxDuration: d,
+			URL: url + "/v1/chat/completions",
+			Request: loadgen.Request{Method: http.MethodPost, Body: body,
+				Header: http.Header{"Authorization": {"Bearer " + apiKey}, "Content-Type": {"application/json"}}},
+			Rate: k.rate, Concurrency: 64, MaxRequests: int(k.rate*d.Seconds()) + 1, MaxDuration: d,
 			Timeout: 5 * time.Second, ColourHeader: colourHeader,
 		})
 		if err != nil {

@@ -193,21 +193,16 @@ type rolledBack struct {
 
 // rollbackPath names what rolled an execution back, from its outcome
 // (DescribeExecution), its history (the state document its Roll back
-// state saw) and the rollback function's answers to EventBridge — never
+// state saw) and the rollback function's answer to EventBridge that it
+// restored the execution's traffic (restored: the lab's Restored) — never
 // from what the demo meant to happen.
-func rollbackPath(det stepfn.Detail, history []stepfn.Event, deliveries []eventbus.Delivery) rolledBack {
+func rollbackPath(det stepfn.Detail, history []stepfn.Event, restored func(executionARN string) (eventbus.Delivery, rollback.Output, bool)) rolledBack {
 	if det.Error != string(deploy.RolledBack) {
 		return rolledBack{}
 	}
 	if det.Status == "ABORTED" {
-		for _, d := range deliveries {
-			var o rollback.Output
-			if d.Err != "" || json.Unmarshal(d.Response, &o) != nil {
-				continue
-			}
-			if o.ExecutionARN != det.ARN || !o.Stopped || o.Action != rollback.ActionRestored || o.Trigger.Kind != "alarm" {
-				continue
-			}
+		// The alarm path: the restore stopped the execution, on an alarm.
+		if d, o, ok := restored(det.ARN); ok && o.Stopped && o.Trigger.Kind == "alarm" {
 			r := rolledBack{Path: PathAlarm, Restored: d.Delivered, Alarm: o.Trigger.AlarmName,
 				Detail: fmt.Sprintf("alarm %s went into ALARM; EventBridge rule %s delivered the state-change event to %s, which stopped the execution and restored %s (was %s)",
 					o.Trigger.AlarmName, d.Rule, d.Function, o.After, o.Before)}

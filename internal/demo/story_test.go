@@ -100,29 +100,42 @@ func TestRollbackPath(t *testing.T) {
 	restoredAt := at0.Add(9 * time.Second)
 	alarmOut := rollback.Output{Action: rollback.ActionRestored, Trigger: rollback.Trigger{Kind: "alarm", Via: "eventbridge", AlarmName: "relayshift-relay-blue-5xx-rate"},
 		ExecutionARN: execARN, Stopped: true, Changed: true, Before: deploy.Weights{Blue: 10, Green: 90}, After: deploy.Weights{Green: 100}}
-	other := alarmOut
-	other.ExecutionARN = execARN + "-other"
-	ignored := rollback.Output{Action: rollback.ActionIgnored, Reason: "not a pipeline alarm"}
+	// A restore of traffic that an earlier stop had already moved back
+	// (the rollback function found the execution stopped).
+	notStopped := alarmOut
+	notStopped.Stopped = false
+	// What the lab's Restored finds for the execution.
+	restoredBy := func(d *eventbus.Delivery) func(string) (eventbus.Delivery, rollback.Output, bool) {
+		return func(arn string) (eventbus.Delivery, rollback.Output, bool) {
+			var o rollback.Output
+			if d == nil || json.Unmarshal(d.Response, &o) != nil || o.ExecutionARN != arn {
+				return eventbus.Delivery{}, rollback.Output{}, false
+			}
+			return *d, o, true
+		}
+	}
+	ptr := func(d eventbus.Delivery) *eventbus.Delivery { return &d }
 	evaluated := `{"shift":{"percent":10},"verdict":{"verdict":"rollback","reasons":["candidate blue error rate 25.00% exceeds the maximum 1.00%"]},` +
 		`"error":{"Error":"CandidateUnhealthy","Cause":"evaluation at 10% decided rollback"},"rollback":{"action":"restored"}}`
 	caught := `{"error":{"Error":"WarmupFailed","Cause":"{\"errorMessage\":\"sim-small: 3 of 15 failed\",\"errorType\":\"WarmupFailed\"}"},"rollback":{"action":"restored"}}`
 
 	for _, tc := range []struct {
-		name       string
-		det        stepfn.Detail
-		history    []stepfn.Event
-		deliveries []eventbus.Delivery
-		want       rolledBack
-		detail     string
+		name     string
+		det      stepfn.Detail
+		history  []stepfn.Event
+		restored *eventbus.Delivery
+		want     rolledBack
+		detail   string
 	}{
 		{"promoted", stepfn.Detail{ARN: execARN, Status: "SUCCEEDED"}, nil, nil, rolledBack{}, ""},
 		{"stopped by the rollback function on an alarm event",
-			stepfn.Detail{ARN: execARN, Status: "ABORTED", Error: "RolledBack"}, nil,
-			[]eventbus.Delivery{delivery(t, ignored, at0), delivery(t, other, at0), delivery(t, alarmOut, restoredAt)},
+			stepfn.Detail{ARN: execARN, Status: "ABORTED", Error: "RolledBack"}, nil, ptr(delivery(t, alarmOut, restoredAt)),
 			rolledBack{Path: PathAlarm, Restored: restoredAt, Alarm: "relayshift-relay-blue-5xx-rate", AlarmAt: at0.Add(8500 * time.Millisecond)},
 			"EventBridge rule relayshift-RollbackFunctionPipelineAlarm delivered the state-change event to relayshift-RollbackFunction"},
 		{"stopped, but not by an alarm event", stepfn.Detail{ARN: execARN, Status: "ABORTED", Error: "RolledBack", Cause: "manual"}, nil,
-			[]eventbus.Delivery{delivery(t, other, restoredAt)}, rolledBack{Path: PathStopped}, "no alarm event"},
+			nil, rolledBack{Path: PathStopped}, "no alarm event"},
+		{"stopped by someone else, then restored on an alarm", stepfn.Detail{ARN: execARN, Status: "ABORTED", Error: "RolledBack", Cause: "manual"}, nil,
+			ptr(delivery(t, notStopped, restoredAt)), rolledBack{Path: PathStopped}, "no alarm event"},
 		{"the evaluation's verdict", stepfn.Detail{ARN: execARN, Status: "FAILED", Error: "RolledBack"},
 			[]stepfn.Event{{Type: "TaskStateEntered", State: "Roll back", Time: at0}, exited(restoredAt, evaluated), {Type: "FailStateEntered", Time: restoredAt}}, nil,
 			rolledBack{Path: PathEvaluate, Restored: restoredAt}, "the evaluation at 10% on the candidate decided rollback: candidate blue error rate 25.00%"},
@@ -131,7 +144,7 @@ func TestRollbackPath(t *testing.T) {
 			rolledBack{Path: PathPipeline, Restored: restoredAt}, "WarmupFailed: sim-small: 3 of 15 failed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := rollbackPath(tc.det, tc.history, tc.deliveries)
+			got := rollbackPath(tc.det, tc.history, restoredBy(tc.restored))
 			if !strings.Contains(got.Detail, tc.detail) {
 				t.Errorf("detail %q does not say %q", got.Detail, tc.detail)
 			}

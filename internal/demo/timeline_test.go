@@ -113,6 +113,10 @@ func TestExecSourceRendersWhatEachStateDid(t *testing.T) {
 }
 
 func TestMinRequestsFollowsTheLoad(t *testing.T) {
+	st, err := deploy.ParseStrategy(strategy)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		rate, scale float64
 		want        int
@@ -122,8 +126,17 @@ func TestMinRequestsFollowsTheLoad(t *testing.T) {
 		{10, 1.0 / 120, 5},  // at least 5
 		{100, 1.0 / 60, 25}, // the smoke test's settings
 	} {
-		if got := minRequests(Config{Rate: tc.rate, TimeScale: tc.scale}); got != tc.want {
+		if got := minRequests(Config{Rate: tc.rate, TimeScale: tc.scale}, st); got != tc.want {
 			t.Errorf("rate %v, scale %v: %d, want %d", tc.rate, tc.scale, got, tc.want)
 		}
+	}
+	// A strategy of its own: 25% for 60 s at 100 requests a second, real
+	// time, is 1,500 candidate requests: capped at 50; 20% for 120 s at
+	// 1/60 is 100 × 20% × 2 s = 40, half of it 20.
+	if got := minRequests(Config{Rate: 100, TimeScale: 1}, deploy.Strategy{Steps: []int{25, 100}, BakeSeconds: 60}); got != 50 {
+		t.Errorf("25%% for 60 s: %d, want 50", got)
+	}
+	if got := minRequests(Config{Rate: 100, TimeScale: 1.0 / 60}, deploy.Strategy{Steps: []int{20, 100}, BakeSeconds: 120}); got != 20 {
+		t.Errorf("20%% for 120 s: %d, want 20", got)
 	}
 }

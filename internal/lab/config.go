@@ -201,6 +201,25 @@ func DefaultConfig() Config {
 	}
 }
 
+// EphemeralConfig returns DefaultConfig for a lab a program starts for
+// itself beside other labs (the demo, the bench): template and timeScale,
+// every listener on a free loopback port, health checks every 200 ms
+// (150 ms timeout), deregistered targets drained in 1 s, apiKey required by
+// the relaysim targets (and served to the functions from Secrets Manager),
+// blue on two relaysim targets running v1 with tokenInterval between
+// streamed tokens, and green without targets.
+func EphemeralConfig(template string, timeScale float64, apiKey string, tokenInterval time.Duration) Config {
+	cfg := DefaultConfig()
+	cfg.Template, cfg.TimeScale, cfg.APIKey = template, timeScale, apiKey
+	cfg.Endpoint, cfg.LoadBalancer.Production, cfg.LoadBalancer.Test = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.LoadBalancer.HealthCheck.Interval = Duration(200 * time.Millisecond)
+	cfg.LoadBalancer.HealthCheck.Timeout = Duration(150 * time.Millisecond)
+	cfg.LoadBalancer.DeregistrationDelay = Duration(time.Second)
+	cfg.Blue = ColourConfig{Relaysim: &RelaysimConfig{Instances: 2, Version: "v1", TokenInterval: Duration(tokenInterval)}}
+	cfg.Green = ColourConfig{}
+	return cfg
+}
+
 // APIKeySecretName is the name of the secret holding Config.APIKey.
 const APIKeySecretName = "relayshift/lab/relay-api-key"
 

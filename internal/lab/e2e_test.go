@@ -96,9 +96,10 @@ func TestEndToEndPromoteThenAlarmRollback(t *testing.T) {
 	// Production traffic: 100 chat completions a second, bounded.
 	body := []byte(`{"model":"sim-small","messages":[{"role":"user","content":"ping"}],"max_tokens":4}`)
 	traffic, err := loadgen.Start(context.Background(), loadgen.Config{
-		URL: l.Production.URL() + "/v1/chat/completions", Method: http.MethodPost, Body: body,
-		Header: http.Header{"Authorization": {"Bearer " + e2eKey}, "Content-Type": {"application/json"}},
-		Rate:   100, Concurrency: 32, MaxRequests: 20000, MaxDuration: 3 * time.Minute, Timeout: 5 * time.Second,
+		URL: l.Production.URL() + "/v1/chat/completions",
+		Request: loadgen.Request{Method: http.MethodPost, Body: body,
+			Header: http.Header{"Authorization": {"Bearer " + e2eKey}, "Content-Type": {"application/json"}}},
+		Rate: 100, Concurrency: 32, MaxRequests: 20000, MaxDuration: 3 * time.Minute, Timeout: 5 * time.Second,
 		ColourHeader: loadbalancer.DefaultColourHeader,
 	})
 	if err != nil {

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +27,7 @@ import (
 	"github.com/relayshift/relayshift/internal/lab/stack"
 	"github.com/relayshift/relayshift/internal/lab/statemachine"
 	"github.com/relayshift/relayshift/internal/relaysim"
+	"github.com/relayshift/relayshift/internal/rollback"
 	"github.com/relayshift/relayshift/internal/samtemplate"
 )
 
@@ -344,9 +346,11 @@ func (l *Lab) loadStack(read func(string) ([]byte, error)) error {
 	return nil
 }
 
-// functionsAWSConfig is the SDK configuration the in-process functions
-// get: every client sent to the lab's endpoint.
-func (l *Lab) functionsAWSConfig() aws.Config {
+// AWSConfig is an SDK configuration that sends every client to the lab's
+// AWS endpoint, with the lab's region and static credentials: what the
+// in-process functions get, and what a program driving the lab (the demo,
+// the bench) builds its clients from.
+func (l *Lab) AWSConfig() aws.Config {
 	return aws.Config{
 		Region:       l.cfg.Region,
 		Credentials:  credentials.NewStaticCredentialsProvider("lab", "lab", ""),
@@ -393,7 +397,7 @@ func (l *Lab) startFunctions(fns []stack.Function, logOut io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("function %s: %w", f.LogicalID, err)
 		}
-		h, err := spec.Build(cfg, l.functionsAWSConfig(), functions.NewLogger(logOut, slog.LevelInfo).With("function", spec.Name))
+		h, err := spec.Build(cfg, l.AWSConfig(), functions.NewLogger(logOut, slog.LevelInfo).With("function", spec.Name))
 		if err != nil {
 			return fmt.Errorf("function %s: %w", f.LogicalID, err)
 		}
@@ -479,6 +483,29 @@ func (l *Lab) Env() map[string]string {
 		}
 	}
 	return env
+}
+
+// FunctionsConfig returns the configuration the functions read from the
+// environment the template gives them in this lab (Env): the state
+// machine, the service name (default "relay"), the alarm prefix, the
+// listener and target groups.
+func (l *Lab) FunctionsConfig() (functions.Config, error) {
+	env := l.Env()
+	return functions.LoadConfig(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+}
+
+// Restored returns the first delivery of an event in which the rollback
+// function answered, without an error, that it restored the traffic of
+// the execution executionARN, with its answer; false when there is none
+// (yet).
+func (l *Lab) Restored(executionARN string) (eventbus.Delivery, rollback.Output, bool) {
+	for _, d := range l.Bus.Deliveries() {
+		var out rollback.Output
+		if d.Err == "" && json.Unmarshal(d.Response, &out) == nil && out.ExecutionARN == executionARN && out.Action == rollback.ActionRestored {
+			return d, out, true
+		}
+	}
+	return eventbus.Delivery{}, rollback.Output{}, false
 }
 
 // FunctionEnv returns the environment of one function (by name), as the

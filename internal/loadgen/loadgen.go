@@ -1,8 +1,11 @@
-// Package loadgen sends a steady, bounded load of requests to one URL on
-// loopback and records every outcome by the colour that served it (a
-// response header the local lab's load balancer adds). The demo and the
-// benchmark stand on it. Every run is bounded three ways: a rate, a cap on
-// requests, and a duration; it stops by itself.
+// Package loadgen sends bounded loads of requests on loopback. Its open-loop
+// mode (Start) sends a steady rate to one URL and records every outcome by
+// the colour that served it (a response header the local lab's load
+// balancer adds), and what it could not send; its closed-loop mode
+// (ClosedLoop) sends as fast as the answers come, to measure throughput.
+// The demo and the benchmark stand on it. Every load is bounded three ways
+// (a rate or a number of workers, a cap on requests, a duration) and stops
+// by itself.
 package loadgen
 
 import (
@@ -19,14 +22,66 @@ import (
 	"time"
 )
 
+// Request is what one request sends.
+type Request struct {
+	// Method (default GET) and Body of the request; Header is added to it.
+	Method string
+	Body   []byte
+	Header http.Header
+}
+
+// Send sends the request to url with client and reads the whole answer: a
+// transport error, a 5xx, or a body that breaks midway (a cut stream) is a
+// failure (Outcome.Failed). colourHeader names the response header that
+// says which colour served it ("" for none).
+func (q Request) Send(ctx context.Context, client *http.Client, url, colourHeader string) Outcome {
+	method := q.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(q.Body))
+	if err != nil {
+		return Outcome{At: time.Now()}
+	}
+	for k, vs := range q.Header {
+		req.Header[k] = vs
+	}
+	t0 := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		return Outcome{At: t0, Latency: time.Since(t0)}
+	}
+	_, rerr := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	o := Outcome{At: t0, Status: resp.StatusCode, Latency: time.Since(t0)}
+	if colourHeader != "" {
+		o.Colour = resp.Header.Get(colourHeader)
+	}
+	if rerr != nil {
+		o.Status = 0
+	}
+	return o
+}
+
+// Loopback reports an error unless rawURL is an absolute URL whose host is
+// a loopback address or localhost: every load here targets loopback only.
+func Loopback(rawURL string) error {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("loadgen: URL %q is not an absolute URL", rawURL)
+	}
+	if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("loadgen: %s is not on loopback", u.Host)
+	}
+	return nil
+}
+
 // Config says what to send, how fast, and for how long at most.
 type Config struct {
 	// URL receives every request. It must be on loopback.
 	URL string
-	// Method and Body of each request; Header is added to it.
-	Method string
-	Body   []byte
-	Header http.Header
+	// Request is what each request sends.
+	Request
 	// Rate is the number of requests started per second.
 	Rate float64
 	// Concurrency caps the requests in flight; a request that would exceed
@@ -55,11 +110,12 @@ func (o Outcome) Failed() bool { return o.Status == 0 || o.Status >= 500 }
 
 // Run is a running load.
 type Run struct {
-	cfg     Config
-	client  *http.Client
-	mu      sync.Mutex
-	out     []Outcome
-	skipped int
+	cfg    Config
+	client *http.Client
+	mu     sync.Mutex
+	out    []Outcome
+	// skipped holds when each request that was not sent was due.
+	skipped []time.Time
 	done    chan struct{}
 	cancel  context.CancelFunc
 }
@@ -69,9 +125,6 @@ type Run struct {
 func Start(ctx context.Context, cfg Config) (*Run, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
-	}
-	if cfg.Method == "" {
-		cfg.Method = http.MethodGet
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.MaxDuration)
 	r := &Run{
@@ -85,13 +138,8 @@ func Start(ctx context.Context, cfg Config) (*Run, error) {
 }
 
 func (c Config) validate() error {
-	u, err := url.Parse(c.URL)
-	if err != nil || u.Host == "" {
-		return fmt.Errorf("loadgen: URL %q is not an absolute URL", c.URL)
-	}
-	ip := net.ParseIP(u.Hostname())
-	if u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return fmt.Errorf("loadgen: %s is not on loopback", u.Host)
+	if err := Loopback(c.URL); err != nil {
+		return err
 	}
 	switch {
 	case c.Rate <= 0 || c.Rate > 5000:
@@ -132,13 +180,13 @@ func (r *Run) loop(ctx context.Context) {
 		case sem <- struct{}{}:
 		default:
 			r.mu.Lock()
-			r.skipped++
+			r.skipped = append(r.skipped, time.Now())
 			r.mu.Unlock()
 			continue
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			o := r.send(ctx)
+			o := r.cfg.Send(ctx, r.client, r.cfg.URL, r.cfg.ColourHeader)
 			// A request cut short by the end of the run is not the
 			// server's failure: it is not recorded.
 			if o.Failed() && ctx.Err() != nil {
@@ -151,37 +199,11 @@ func (r *Run) loop(ctx context.Context) {
 	}
 }
 
-func (r *Run) send(ctx context.Context) Outcome {
-	req, err := http.NewRequestWithContext(ctx, r.cfg.Method, r.cfg.URL, bytes.NewReader(r.cfg.Body))
-	if err != nil {
-		return Outcome{At: time.Now()}
-	}
-	for k, vs := range r.cfg.Header {
-		req.Header[k] = vs
-	}
-	t0 := time.Now()
-	resp, err := r.client.Do(req)
-	if err != nil {
-		return Outcome{At: t0, Latency: time.Since(t0)}
-	}
-	// Read the whole body: a stream that breaks midway is a failure too.
-	_, rerr := io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	o := Outcome{At: t0, Colour: resp.Header.Get(r.cfg.ColourHeader), Status: resp.StatusCode, Latency: time.Since(t0)}
-	if rerr != nil {
-		o.Status = 0
-	}
-	return o
-}
-
 // Stop ends the load and waits for requests in flight.
 func (r *Run) Stop() {
 	r.cancel()
 	<-r.done
 }
-
-// Done is closed when the run has ended by itself or been stopped.
-func (r *Run) Done() <-chan struct{} { return r.done }
 
 // Outcomes returns a copy of the outcomes so far, in completion order.
 func (r *Run) Outcomes() []Outcome {
@@ -195,5 +217,20 @@ func (r *Run) Outcomes() []Outcome {
 func (r *Run) Skipped() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.skipped
+	return len(r.skipped)
+}
+
+// SkippedBetween is the number of requests due in [from, to) that were not
+// sent because Concurrency requests were already in flight: a stall of the
+// server shows here, not as failures.
+func (r *Run) SkippedBetween(from, to time.Time) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, at := range r.skipped {
+		if !at.Before(from) && at.Before(to) {
+			n++
+		}
+	}
+	return n
 }

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/relayshift/relayshift/internal/percentile"
 )
 
 // Stats summarises outcomes.
@@ -12,14 +14,6 @@ type Stats struct {
 	Failures int
 	// P50 and P99 latencies (0 without requests).
 	P50, P99 time.Duration
-}
-
-// FailureRate is Failures/Requests, 0 without requests.
-func (s Stats) FailureRate() float64 {
-	if s.Requests == 0 {
-		return 0
-	}
-	return float64(s.Failures) / float64(s.Requests)
 }
 
 // Summarise computes Stats over outcomes.
@@ -33,18 +27,8 @@ func Summarise(outcomes []Outcome) Stats {
 		lat = append(lat, o.Latency)
 	}
 	slices.Sort(lat)
-	s.P50, s.P99 = Percentile(lat, 50), Percentile(lat, 99)
+	s.P50, s.P99 = percentile.NearestRank(lat, 50), percentile.NearestRank(lat, 99)
 	return s
-}
-
-// Percentile returns the nearest-rank p-th percentile of sorted values.
-func Percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	rank := int(p/100*float64(len(sorted)) + 0.999999)
-	rank = min(max(rank, 1), len(sorted))
-	return sorted[rank-1]
 }
 
 // ByColour groups outcomes by serving colour ("" for failures no colour

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/relayshift/relayshift/internal/percentile"
 )
 
 // WarmupConfig says what a warm-up sends and what it must achieve.
@@ -310,8 +312,11 @@ func judge(model string, rs []Result, cfg WarmupConfig) ModelReport {
 	if n := mr.Requests + mr.Streams; n > 0 {
 		mr.SuccessRatio = round(float64(mr.Succeeded)/float64(n), 4)
 	}
-	mr.LatencyP50Ms, mr.LatencyP95Ms = ms(Percentile(lat, 0.50)), ms(Percentile(lat, 0.95))
-	mr.TTFTP50Ms, mr.TTFTP95Ms = ms(Percentile(ttft, 0.50)), ms(Percentile(ttft, 0.95))
+	slices.Sort(lat)
+	slices.Sort(ttft)
+	latP95, ttftP95 := percentile.NearestRank(lat, 95), percentile.NearestRank(ttft, 95)
+	mr.LatencyP50Ms, mr.LatencyP95Ms = ms(percentile.NearestRank(lat, 50)), ms(latP95)
+	mr.TTFTP50Ms, mr.TTFTP95Ms = ms(percentile.NearestRank(ttft, 50)), ms(ttftP95)
 
 	fail := func(c Class, reason string) {
 		if mr.Class == OK {
@@ -346,11 +351,11 @@ func judge(model string, rs []Result, cfg WarmupConfig) ModelReport {
 		fail(c, fmt.Sprintf("%d of %d %s failed (%s), success ratio %.2f below %.2f; e.g. %s",
 			kind.sent-kind.ok, kind.sent, kind.name, f, ratio, cfg.MinSuccessRatio, examples[c]))
 	}
-	if p95 := Percentile(lat, 0.95); cfg.MaxP95Latency > 0 && p95 > cfg.MaxP95Latency {
-		fail(SlowLatency, fmt.Sprintf("p95 latency %s above %s", p95.Round(time.Millisecond), cfg.MaxP95Latency))
+	if cfg.MaxP95Latency > 0 && latP95 > cfg.MaxP95Latency {
+		fail(SlowLatency, fmt.Sprintf("p95 latency %s above %s", latP95.Round(time.Millisecond), cfg.MaxP95Latency))
 	}
-	if p95 := Percentile(ttft, 0.95); cfg.MaxP95TTFT > 0 && p95 > cfg.MaxP95TTFT {
-		fail(SlowTTFT, fmt.Sprintf("p95 time to first token %s above %s", p95.Round(time.Millisecond), cfg.MaxP95TTFT))
+	if cfg.MaxP95TTFT > 0 && ttftP95 > cfg.MaxP95TTFT {
+		fail(SlowTTFT, fmt.Sprintf("p95 time to first token %s above %s", ttftP95.Round(time.Millisecond), cfg.MaxP95TTFT))
 	}
 	mr.Passed = mr.Class == OK
 	return mr
@@ -366,19 +371,6 @@ func dominant(f Failures) Class {
 		}
 	}
 	return best
-}
-
-// Percentile returns the nearest-rank p-quantile (0 < p <= 1) of ds: the
-// smallest value at least p of the values do not exceed. It is 0 for no
-// values.
-func Percentile(ds []time.Duration, p float64) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	i := int(math.Ceil(p*float64(len(s)))) - 1
-	return s[max(0, min(i, len(s)-1))]
 }
 
 func ms(d time.Duration) float64 { return round(float64(d)/float64(time.Millisecond), 2) }

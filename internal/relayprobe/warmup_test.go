@@ -291,28 +291,3 @@ func TestWarmupConfigValidate(t *testing.T) {
 		})
 	}
 }
-
-func TestPercentile(t *testing.T) {
-	ms := func(vs ...int) []time.Duration {
-		var out []time.Duration
-		for _, v := range vs {
-			out = append(out, time.Duration(v)*time.Millisecond)
-		}
-		return out
-	}
-	for _, tc := range []struct {
-		in   []time.Duration
-		p    float64
-		want time.Duration
-	}{
-		{nil, 0.95, 0},
-		{ms(7), 0.5, 7 * time.Millisecond},
-		{ms(5, 1, 4, 2, 3), 0.5, 3 * time.Millisecond},
-		{ms(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20), 0.95, 19 * time.Millisecond},
-		{ms(1, 2, 3, 4, 5, 6, 7, 8, 9, 10), 0.95, 10 * time.Millisecond},
-	} {
-		if got := relayprobe.Percentile(tc.in, tc.p); got != tc.want {
-			t.Errorf("Percentile(%v, %v) = %v, want %v", tc.in, tc.p, got, tc.want)
-		}
-	}
-}

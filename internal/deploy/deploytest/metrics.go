@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/relayshift/relayshift/internal/deploy"
+	"github.com/relayshift/relayshift/internal/percentile"
 )
 
 // Metrics is an in-memory CloudWatch for one load balancer: it keeps every
@@ -119,7 +120,7 @@ func (m *Metrics) Window(_ context.Context, from, to time.Time) (deploy.Window, 
 		s.NoData = s.Requests == 0
 		if len(lat) > 0 {
 			sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-			s.HasLatency, s.P50, s.P99 = true, percentile(lat, 50), percentile(lat, 99)
+			s.HasLatency, s.P50, s.P99 = true, percentile.NearestRank(lat, 50), percentile.NearestRank(lat, 99)
 		}
 		for _, h := range m.unhealthy {
 			if h.c == c && in(h.at) {
@@ -133,12 +134,6 @@ func (m *Metrics) Window(_ context.Context, from, to time.Time) (deploy.Window, 
 		}
 	}
 	return w, nil
-}
-
-// percentile is the nearest-rank percentile of sorted values.
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
-	return sorted[max(rank, 1)-1]
 }
 
 // Alarms implements deploy.Metrics.

@@ -151,9 +151,10 @@ func (s AlarmSpec) queries() ([]Query, string) {
 	}}}, "m1"
 }
 
-// period is the alarm's period in seconds: the single metric's, or the
-// returned query's (its MetricStat's, or the first MetricStat's).
-func (s AlarmSpec) period() int {
+// PeriodSeconds is the alarm's period in seconds: the single metric's, or
+// the returned query's (its MetricStat's, or its own Period), else the
+// first MetricStat's, else 60.
+func (s AlarmSpec) PeriodSeconds() int {
 	if len(s.Metrics) == 0 {
 		return s.Period
 	}
@@ -268,7 +269,7 @@ func (a *Alarms) Put(spec AlarmSpec) error {
 	}
 	// The store keeps at least what the alarm evaluates (one period more
 	// for the bucket alignment).
-	a.store.keepAtLeast(time.Duration(float64(spec.EvaluationPeriods+1) * float64(spec.period()) * float64(time.Second) * a.cfg.TimeScale))
+	a.store.keepAtLeast(time.Duration(float64(spec.EvaluationPeriods+1) * float64(spec.PeriodSeconds()) * float64(time.Second) * a.cfg.TimeScale))
 	now := a.cfg.Now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -441,7 +442,7 @@ func (a *Alarms) evaluate(s AlarmSpec, current StateValue, now time.Time) StateV
 	if m == 0 {
 		m = n
 	}
-	period := s.period()
+	period := s.PeriodSeconds()
 	width := time.Duration(float64(period) * float64(time.Second) * a.cfg.TimeScale)
 	w := Window{Start: now.Add(-time.Duration(n) * width), End: now, Width: func(p int) time.Duration {
 		return time.Duration(float64(p) * float64(time.Second) * a.cfg.TimeScale)

@@ -2,10 +2,11 @@ package monitoring
 
 import (
 	"fmt"
-	"math"
 	"regexp"
 	"slices"
 	"strconv"
+
+	"github.com/relayshift/relayshift/internal/percentile"
 )
 
 // Statistics CloudWatch computes.
@@ -35,8 +36,9 @@ func IsPercentile(stat string) bool { return percentileRE.MatchString(stat) }
 // compute returns stat over values; false when there are none (no
 // datapoint, never zero).
 // NOTE: CloudWatch does not document its percentile algorithm beyond
-// "approximate"; the lab uses the nearest-rank method on raw values, exact
-// for the traffic it saw.
+// "approximate"; the lab uses the nearest-rank method on raw values
+// (internal/percentile, as deploytest's fake CloudWatch does), exact for
+// the traffic it saw.
 func compute(stat string, values []float64) (float64, bool) {
 	if len(values) == 0 {
 		return 0, false
@@ -70,11 +72,7 @@ func compute(stat string, values []float64) (float64, bool) {
 	}
 	sorted := slices.Clone(values)
 	slices.Sort(sorted)
-	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
-	if rank < 1 {
-		rank = 1
-	}
-	return sorted[rank-1], true
+	return percentile.NearestRank(sorted, p), true
 }
 
 // validPeriod reports whether period (seconds) is one CloudWatch accepts:
