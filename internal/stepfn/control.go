@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
-	"github.com/aws/smithy-go"
 
 	"github.com/relayshift/relayshift/internal/deploy"
 )
@@ -118,7 +117,7 @@ func (c *Control) Start(ctx context.Context, stateMachineARN, name, input string
 	case errors.As(err, &exists):
 		return Started{ARN: arn, Existing: true}, nil
 	case err != nil:
-		return Started{}, classifyControl("start execution "+name, err)
+		return Started{}, classify("start execution "+name, err)
 	}
 	return Started{ARN: aws.ToString(out.ExecutionArn)}, nil
 }
@@ -128,7 +127,7 @@ func (c *Control) Start(ctx context.Context, stateMachineARN, name, input string
 func (c *Control) Detail(ctx context.Context, arn string) (Detail, error) {
 	out, err := c.api.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
 	if err != nil {
-		return Detail{}, classifyControl("describe execution "+arn, err)
+		return Detail{}, classify("describe execution "+arn, err)
 	}
 	return Detail{
 		ARN:             aws.ToString(out.ExecutionArn),
@@ -160,7 +159,7 @@ func (c *Control) Recent(ctx context.Context, stateMachineARN string, n int) ([]
 	for p.HasMorePages() && len(arns) < n {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, classifyControl("list executions of "+stateMachineARN, err)
+			return nil, classify("list executions of "+stateMachineARN, err)
 		}
 		for _, x := range page.Executions {
 			if len(arns) < n {
@@ -199,7 +198,7 @@ func (c *Control) CurrentState(ctx context.Context, arn string) (StateNow, error
 		ExecutionArn: aws.String(arn), ReverseOrder: true, MaxResults: 25, IncludeExecutionData: aws.Bool(false),
 	})
 	if err != nil {
-		return StateNow{}, classifyControl("read history of "+arn, err)
+		return StateNow{}, classify("read history of "+arn, err)
 	}
 	for _, ev := range out.Events {
 		t := string(ev.Type)
@@ -211,21 +210,6 @@ func (c *Control) CurrentState(ctx context.Context, arn string) (StateNow, error
 		}
 	}
 	return StateNow{}, nil
-}
-
-// classifyControl extends classify with the errors of the calls only
-// Control makes.
-func classifyControl(op string, err error) error {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		switch ae.ErrorCode() {
-		case "InvalidName", "InvalidExecutionInput", "StateMachineDeleting", "InvalidToken":
-			return deploy.Errorf(deploy.InvalidInput, "%s: %w", op, err)
-		case "ExecutionLimitExceeded":
-			return deploy.Errorf(deploy.RequestRejected, "%s: %w", op, err)
-		}
-	}
-	return classify(op, err)
 }
 
 // String renders d briefly, for logs.

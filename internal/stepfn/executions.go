@@ -95,12 +95,18 @@ func StopActions() []string {
 	return []string{"states:StopExecution"}
 }
 
+// classify names the Step Functions errors of every call this package
+// makes (DescribeExecution, ListExecutions, StopExecution,
+// GetExecutionHistory, StartExecution) on top of awserr's throttling and
+// access-denied codes. The codes are the operations' documented errors
+// (Step Functions API reference).
 func classify(op string, err error) error {
 	return awserr.Classify(op, err, func(code string) deploy.Code {
 		switch code {
-		case "ExecutionDoesNotExist", "StateMachineDoesNotExist", "InvalidArn":
+		case "ExecutionDoesNotExist", "StateMachineDoesNotExist", "InvalidArn",
+			"InvalidName", "InvalidExecutionInput", "StateMachineDeleting", "InvalidToken":
 			return deploy.InvalidInput
-		case "ValidationException":
+		case "ValidationException", "ExecutionLimitExceeded":
 			return deploy.RequestRejected
 		}
 		return ""

@@ -153,7 +153,7 @@ func (h *History) Next(ctx context.Context) ([]Event, error) {
 			IncludeExecutionData: aws.Bool(true), NextToken: token,
 		})
 		if err != nil {
-			return nil, classifyControl("read history of "+h.arn, err)
+			return nil, classify("read history of "+h.arn, err)
 		}
 		evs := out.Events
 		if len(evs) > 1 && evs[0].Id < evs[len(evs)-1].Id {
@@ -185,7 +185,7 @@ func (h *History) ascending(ctx context.Context) ([]Event, error) {
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, classifyControl("read history of "+h.arn, err)
+			return nil, classify("read history of "+h.arn, err)
 		}
 		for _, ev := range page.Events {
 			if ev.Id > h.last {
