@@ -14,6 +14,7 @@ import (
 	"github.com/relayshift/relayshift/internal/lab/eventbus"
 	"github.com/relayshift/relayshift/internal/loadgen"
 	"github.com/relayshift/relayshift/internal/rollback"
+	"github.com/relayshift/relayshift/internal/statedoc"
 	"github.com/relayshift/relayshift/internal/stepfn"
 )
 
@@ -226,7 +227,7 @@ func rollbackPath(det stepfn.Detail, history []stepfn.Event, deliveries []eventb
 		if e.Type != "TaskStateExited" {
 			continue
 		}
-		doc := parseDoc(e.Output)
+		doc := statedoc.Parse(e.Output)
 		if _, ok := doc["rollback"]; !ok {
 			continue
 		}
@@ -239,9 +240,9 @@ func rollbackPath(det stepfn.Detail, history []stepfn.Event, deliveries []eventb
 		}
 		var caught struct{ Error, Cause string }
 		_ = json.Unmarshal(doc["error"], &caught)
-		return rolledBack{Path: PathPipeline, Restored: e.Time, Detail: fmt.Sprintf("%s: %s", caught.Error, clip(causeMessage(caught.Cause), 200))}
+		return rolledBack{Path: PathPipeline, Restored: e.Time, Detail: fmt.Sprintf("%s: %s", caught.Error, clip(stepfn.CauseMessage(caught.Cause), 200))}
 	}
-	return rolledBack{Path: PathPipeline, Restored: det.Stopped, Detail: clip(causeMessage(det.Cause), 200)}
+	return rolledBack{Path: PathPipeline, Restored: det.Stopped, Detail: clip(stepfn.CauseMessage(det.Cause), 200)}
 }
 
 // summary prints the closing table.

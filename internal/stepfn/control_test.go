@@ -297,3 +297,18 @@ type ignoreReverseControl struct{ *sfn.Client }
 func (i ignoreReverseControl) GetExecutionHistory(ctx context.Context, in *sfn.GetExecutionHistoryInput, opts ...func(*sfn.Options)) (*sfn.GetExecutionHistoryOutput, error) {
 	return ignoreReverse{i.Client}.GetExecutionHistory(ctx, in, opts...)
 }
+
+func TestCauseMessage(t *testing.T) {
+	for _, tc := range []struct{ cause, want string }{
+		{`{"errorMessage":"CandidateUnhealthy: green has 2 unhealthy targets","errorType":"CandidateUnhealthy"}`, "CandidateUnhealthy: green has 2 unhealthy targets"},
+		{` {"errorMessage":"","errorType":"InternalError"}`, ""},
+		{`{"errorType":"InternalError"}`, `{"errorType":"InternalError"}`},
+		{"The execution timed out.", "The execution timed out."},
+		{`["not","an","object"]`, `["not","an","object"]`},
+		{"", ""},
+	} {
+		if got := stepfn.CauseMessage(tc.cause); got != tc.want {
+			t.Errorf("CauseMessage(%q) = %q, want %q", tc.cause, got, tc.want)
+		}
+	}
+}
