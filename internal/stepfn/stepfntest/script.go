@@ -335,6 +335,3 @@ func sorted(s []string) []string {
 	slices.Sort(s)
 	return s
 }
-
-// Doc returns a copy of the document as it stands in the script.
-func (s *Script) Doc() map[string]json.RawMessage { return maps.Clone(s.doc) }
