@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	"github.com/aws/smithy-go"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/relayshift/relayshift/internal/deploy"
 	"github.com/relayshift/relayshift/internal/stepfn"
@@ -314,10 +314,11 @@ func escapeProperty(s string) string {
 	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s)
 }
 
-// notFound reports whether err says the execution does not exist.
+// notFound reports whether err says the execution does not exist
+// (stepfn keeps the SDK's typed exception in the chain it classifies).
 func notFound(err error) bool {
-	var ae smithy.APIError
-	return errors.As(err, &ae) && ae.ErrorCode() == "ExecutionDoesNotExist"
+	var missing *types.ExecutionDoesNotExist
+	return errors.As(err, &missing)
 }
 
 func timePtr(t time.Time) *time.Time {

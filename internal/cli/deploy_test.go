@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/relayshift/relayshift/internal/cli"
+	"github.com/relayshift/relayshift/internal/deploy"
 )
 
 // deployArgs deploys version with a fixed commit, following it.
@@ -185,6 +186,7 @@ func TestDeployProgressGolden(t *testing.T) {
 		{"rollback-verdict", vVerdict},
 		{"rollback-unhealthy", vUnhealthy},
 		{"refused", vRefused},
+		{"refused-lost-lock", vLostLock},
 		{"failed", vFailed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -204,6 +206,40 @@ func TestDeployProgressGolden(t *testing.T) {
 			_, out, _ = h.run(deployArgs(tc.version)...)
 			golden(t, "progress/"+tc.name+".tty.golden", visible(out))
 			golden(t, "progress/"+tc.name+".terminal.golden", screen(out))
+		})
+	}
+}
+
+// TestDeployReportsTheTrafficTheRollbackLeft: after the state machine's
+// Roll back state, --output json reports the weights the rollback function
+// read back (not the last shift's), and the text report says what it did
+// to the traffic.
+func TestDeployReportsTheTrafficTheRollbackLeft(t *testing.T) {
+	for _, tc := range []struct {
+		version string
+		weights deploy.Weights
+		traffic string
+	}{
+		{vVerdict, deploy.Weights{Blue: 100}, "traffic:  restored to blue=100,green=0 (was blue=90,green=10)"},
+		{vUnhealthy, deploy.Weights{Blue: 100}, "traffic:  already on blue=100,green=0"},
+		{vLostLock, deploy.Weights{Blue: 100}, ""},
+		{vPromoted, deploy.Weights{Green: 100}, ""},
+	} {
+		t.Run(tc.version, func(t *testing.T) {
+			h := newHarness(t)
+			_, stdout, _ := h.run(deployArgs(tc.version, "--output", "json")...)
+			var out struct{ Weights *deploy.Weights }
+			if err := json.Unmarshal([]byte(stdout), &out); err != nil {
+				t.Fatalf("%v\n%s", err, stdout)
+			}
+			if out.Weights == nil || *out.Weights != tc.weights {
+				t.Errorf("weights %v, want %s\n%s", out.Weights, tc.weights, stdout)
+			}
+			h = newHarness(t)
+			_, text, _ := h.run(deployArgs(tc.version)...)
+			if tc.traffic != "" && !strings.Contains(text, tc.traffic) {
+				t.Errorf("the report does not say %q:\n%s", tc.traffic, text)
+			}
 		})
 	}
 }

@@ -56,6 +56,7 @@ func newHarness(t *testing.T) *harness {
 	clock := stepfntest.NewClock(t0)
 	srv := stepfntest.NewServer(t, clock)
 	srv.Scenario = scenarios
+	srv.Definition = definition(t)
 	h := &harness{t: t, clock: clock, sfn: srv, endpoint: srv.URL, sm: srv.AddStateMachine("relayshift-deploy")}
 	h.env = map[string]string{"RELAYSHIFT_STATE_MACHINE_ARN": h.sm}
 	return h

@@ -87,7 +87,7 @@ func runHistory(ctx context.Context, env *Env, args []string) int {
 			DurationSeconds: end.Sub(d.Started).Round(time.Second).Seconds(), Error: d.Error,
 		}
 		if d.Ended() && row.Result != resultPromoted {
-			row.Reason = causeMessage(d.Cause)
+			row.Reason = oneLine(stepfn.CauseMessage(d.Cause), 300)
 			if row.Reason == "" {
 				row.Reason = d.Error
 			}

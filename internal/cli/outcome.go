@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/relayshift/relayshift/internal/deploy"
+	"github.com/relayshift/relayshift/internal/statedoc"
 	"github.com/relayshift/relayshift/internal/stepfn"
 )
 
@@ -106,11 +107,14 @@ func (o *outcome) explain(det stepfn.Detail, p *progress, waitErr error) {
 		o.DurationSeconds = end.Sub(det.Started).Round(time.Second).Seconds()
 	}
 	took := span(end.Sub(det.Started))
-	if f.Verdict != nil && f.Verdict.Verdict == "rollback" {
-		o.Verdict = f.Verdict.reasons()
+	rolledBackByVerdict := f.Verdict != nil && f.Verdict.Verdict == deploy.VerdictRollback
+	if rolledBackByVerdict {
+		o.Verdict = f.Verdict.Reasons
 	}
 	console := [2]string{"console", o.Console}
-	cause := causeMessage(det.Cause)
+	// The execution's cause, without the error name it may start with (a
+	// function's error document).
+	cause := oneLine(statedoc.Caught{Error: det.Error, Cause: det.Cause}.Message(), 600)
 
 	result := classify(det, f)
 	switch result {
@@ -146,7 +150,7 @@ func (o *outcome) explain(det stepfn.Detail, p *progress, waitErr error) {
 	case resultRefused:
 		why := cause
 		if f.Caught != nil && f.Caught.Error == string(deploy.DeploymentInProgress) {
-			why = f.Caught.Message
+			why = f.Caught.Message()
 		}
 		o.classified(result, "another deployment holds the listener: "+why)
 		p.report(end, "REFUSED", yellow, o.Reason, [][2]string{
@@ -165,13 +169,16 @@ func (o *outcome) explain(det stepfn.Detail, p *progress, waitErr error) {
 			// stopped the execution, then restored the weights.
 			details = append(details, [2]string{"stopped", fmt.Sprintf("in %s, by StopExecution with error RolledBack", orDash(p.cur.name))},
 				[2]string{"traffic", "restored to the stable colour by whoever stopped it (check: relayshift status)"})
-		case f.Verdict != nil && f.Verdict.Verdict == "rollback":
-			reason = "verdict rollback: " + joinOr(f.Verdict.reasons(), cause)
+		case rolledBackByVerdict:
+			reason = "verdict rollback: " + joinOr(f.Verdict.Reasons, cause)
 		case f.Caught != nil:
-			reason = fmt.Sprintf("%s failed: %s: %s", f.Caught.State, f.Caught.Error, f.Caught.Message)
+			reason = fmt.Sprintf("%s failed: %s", f.Caught.State, oneLine(f.Caught.String(), 600))
 		}
 		if r := f.Rollback; r != nil {
-			details = append(details, [2]string{"traffic", orDash(r.traffic())})
+			details = append(details, [2]string{"traffic", statedoc.Traffic(*r)})
+			for _, w := range r.Warnings {
+				details = append(details, [2]string{"WARNING", w})
+			}
 		}
 		if cause != "" && reason != cause {
 			details = append(details, [2]string{"cause", cause})
@@ -181,10 +188,10 @@ func (o *outcome) explain(det stepfn.Detail, p *progress, waitErr error) {
 
 	default:
 		what := fmt.Sprintf("execution %s", det.Status)
-		if det.Error != "" {
-			what += " with " + det.Error
-		}
-		if cause != "" {
+		switch {
+		case det.Error != "":
+			what += " with " + oneLine(statedoc.Failure(det.Error, det.Cause), 600)
+		case cause != "":
 			what += ": " + cause
 		}
 		if det.Status == "ABORTED" && det.Error == "" {

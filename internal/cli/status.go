@@ -175,7 +175,7 @@ func readStatus(ctx context.Context, env *Env, router *alb.Router, ctl *stepfn.C
 		if len(recent) == 1 {
 			d := recent[0]
 			v.Last = &lastView{Name: d.Name, Status: string(d.Status), Result: classify(d, facts{}),
-				Started: d.Started, Stopped: d.Stopped, Reason: causeMessage(d.Cause)}
+				Started: d.Started, Stopped: d.Stopped, Reason: oneLine(stepfn.CauseMessage(d.Cause), 300)}
 		}
 	}
 	if v.Stable == "" {

@@ -14,6 +14,7 @@ import (
 	"github.com/relayshift/relayshift/internal/lab/eventbus"
 	"github.com/relayshift/relayshift/internal/loadgen"
 	"github.com/relayshift/relayshift/internal/rollback"
+	"github.com/relayshift/relayshift/internal/statedoc"
 	"github.com/relayshift/relayshift/internal/stepfn"
 )
 
@@ -221,7 +222,7 @@ func rollbackPath(det stepfn.Detail, history []stepfn.Event, restored func(execu
 		if e.Type != "TaskStateExited" {
 			continue
 		}
-		doc := parseDoc(e.Output)
+		doc := statedoc.Parse(e.Output)
 		if _, ok := doc["rollback"]; !ok {
 			continue
 		}
@@ -234,9 +235,9 @@ func rollbackPath(det stepfn.Detail, history []stepfn.Event, restored func(execu
 		}
 		var caught struct{ Error, Cause string }
 		_ = json.Unmarshal(doc["error"], &caught)
-		return rolledBack{Path: PathPipeline, Restored: e.Time, Detail: fmt.Sprintf("%s: %s", caught.Error, clip(causeMessage(caught.Cause), 200))}
+		return rolledBack{Path: PathPipeline, Restored: e.Time, Detail: fmt.Sprintf("%s: %s", caught.Error, clip(stepfn.CauseMessage(caught.Cause), 200))}
 	}
-	return rolledBack{Path: PathPipeline, Restored: det.Stopped, Detail: clip(causeMessage(det.Cause), 200)}
+	return rolledBack{Path: PathPipeline, Restored: det.Stopped, Detail: clip(stepfn.CauseMessage(det.Cause), 200)}
 }
 
 // summary prints the closing table.

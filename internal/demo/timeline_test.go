@@ -99,8 +99,8 @@ func TestExecSourceRendersWhatEachStateDid(t *testing.T) {
 		"▸ Preflight",
 		"  stable green (blue=0,green=100), candidate blue; plan Canary10Percent5Minutes 10% -> 100%, bake 5m0s, 2m0s after promotion",
 		"▸ Shift traffic",
-		"  weights blue=10,green=90: blue 10% (step 1/2, read back from the listener)",
-		"▸ Bake step  5m0s at 10% on the candidate (15s here)",
+		"  step 1/2: blue 10% (blue=10,green=90), read back from the listener",
+		"▸ Bake step  5m0s at blue 10% (15s here)",
 		"  ✗ Throttled: Rate exceeded",
 		"■ execution ABORTED by StopExecution: RolledBack\nalarm relayshift-relay-blue-5xx-rate went into ALARM",
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
-	"github.com/aws/smithy-go"
 
 	"github.com/relayshift/relayshift/internal/deploy"
 )
@@ -118,30 +117,9 @@ func (c *Control) Start(ctx context.Context, stateMachineARN, name, input string
 	case errors.As(err, &exists):
 		return Started{ARN: arn, Existing: true}, nil
 	case err != nil:
-		return Started{}, classifyControl("start execution "+name, err)
+		return Started{}, classify("start execution "+name, err)
 	}
 	return Started{ARN: aws.ToString(out.ExecutionArn)}, nil
-}
-
-// Detail describes one execution. Errors: InvalidInput (no such execution),
-// Throttled, AccessDenied.
-func (c *Control) Detail(ctx context.Context, arn string) (Detail, error) {
-	out, err := c.api.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
-	if err != nil {
-		return Detail{}, classifyControl("describe execution "+arn, err)
-	}
-	return Detail{
-		ARN:             aws.ToString(out.ExecutionArn),
-		Name:            aws.ToString(out.Name),
-		StateMachineARN: aws.ToString(out.StateMachineArn),
-		Status:          deploy.ExecutionStatus(out.Status),
-		Started:         aws.ToTime(out.StartDate),
-		Stopped:         aws.ToTime(out.StopDate),
-		Input:           aws.ToString(out.Input),
-		Output:          aws.ToString(out.Output),
-		Error:           aws.ToString(out.Error),
-		Cause:           aws.ToString(out.Cause),
-	}, nil
 }
 
 // Recent returns the n most recent executions of the state machine, of any
@@ -160,7 +138,7 @@ func (c *Control) Recent(ctx context.Context, stateMachineARN string, n int) ([]
 	for p.HasMorePages() && len(arns) < n {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, classifyControl("list executions of "+stateMachineARN, err)
+			return nil, classify("list executions of "+stateMachineARN, err)
 		}
 		for _, x := range page.Executions {
 			if len(arns) < n {
@@ -191,41 +169,47 @@ type StateNow struct {
 	Since time.Time
 }
 
-// CurrentState returns the state the execution entered last, reading the
-// newest history events first. It is zero when the latest events hold no
-// state entry.
+// CurrentState returns the state the execution entered last; it is zero
+// when the execution has ended or has not entered a state yet.
+//
+// It reads the history newest first and pages back until it finds a state
+// entry or the end of the execution: a state that retries writes three
+// events per attempt (TaskScheduled, TaskStarted, TaskFailed), so a health
+// check retrying TargetsNotReady ten times pushes its TaskStateEntered
+// more than 30 events back. A server that ignores reverseOrder (History's
+// NOTE) is read to the end instead, keeping the last entry.
 func (c *Control) CurrentState(ctx context.Context, arn string) (StateNow, error) {
-	out, err := c.api.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{
-		ExecutionArn: aws.String(arn), ReverseOrder: true, MaxResults: 25, IncludeExecutionData: aws.Bool(false),
+	p := sfn.NewGetExecutionHistoryPaginator(c.api, &sfn.GetExecutionHistoryInput{
+		ExecutionArn: aws.String(arn), ReverseOrder: true, MaxResults: 100, IncludeExecutionData: aws.Bool(false),
 	})
-	if err != nil {
-		return StateNow{}, classifyControl("read history of "+arn, err)
-	}
-	for _, ev := range out.Events {
-		t := string(ev.Type)
-		if strings.HasPrefix(t, "Execution") && t != string(types.HistoryEventTypeExecutionStarted) {
-			return StateNow{}, nil // ended
+	var last StateNow
+	first, ascending := true, false
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return StateNow{}, classify("read history of "+arn, err)
 		}
-		if d := ev.StateEnteredEventDetails; d != nil && strings.HasSuffix(t, "StateEntered") {
-			return StateNow{Name: aws.ToString(d.Name), Type: t, Since: aws.ToTime(ev.Timestamp)}, nil
+		if evs := page.Events; first && len(evs) > 1 {
+			ascending = evs[0].Id < evs[len(evs)-1].Id
+		}
+		first = false
+		for _, h := range page.Events {
+			e := EventOf(h)
+			var now StateNow
+			switch {
+			case e.Terminal():
+			case e.Entered():
+				now = StateNow{Name: e.State, Type: e.Type, Since: e.Time}
+			default:
+				continue
+			}
+			if !ascending {
+				return now, nil
+			}
+			last = now
 		}
 	}
-	return StateNow{}, nil
-}
-
-// classifyControl extends classify with the errors of the calls only
-// Control makes.
-func classifyControl(op string, err error) error {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		switch ae.ErrorCode() {
-		case "InvalidName", "InvalidExecutionInput", "StateMachineDeleting", "InvalidToken":
-			return deploy.Errorf(deploy.InvalidInput, "%s: %w", op, err)
-		case "ExecutionLimitExceeded":
-			return deploy.Errorf(deploy.RequestRejected, "%s: %w", op, err)
-		}
-	}
-	return classify(op, err)
+	return last, nil
 }
 
 // String renders d briefly, for logs.

@@ -240,30 +240,75 @@ func TestEventOfAWSShapes(t *testing.T) {
 }
 
 func TestCurrentState(t *testing.T) {
-	srv, clock, api, sm := fake(t)
-	srv.Scenario = func(_ *stepfntest.Execution, s *stepfntest.Script) {
-		s.Task("Preflight", time.Second, "preflight", map[string]string{"id": "x"})
-		s.Wait("Bake", 5*time.Minute)
-		s.Succeeded("Done")
-	}
-	arn := srv.Start(sm, "relay-v2", `{"version":"v2"}`)
-	c := stepfn.NewControl(api)
-	ctx := context.Background()
 	for _, tc := range []struct {
-		after time.Duration
-		want  stepfn.StateNow
-	}{
-		{0, stepfn.StateNow{Name: "Preflight", Type: "TaskStateEntered", Since: t0}},
-		{2 * time.Minute, stepfn.StateNow{Name: "Bake", Type: "WaitStateEntered", Since: t0.Add(time.Second)}},
-		{10 * time.Minute, stepfn.StateNow{}},
+		name    string
+		reverse bool // whether the server honours reverseOrder
+	}{{"reverse order", true}, {"server ignoring reverseOrder", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, clock, api, sm := fake(t)
+			srv.Scenario = func(_ *stepfntest.Execution, s *stepfntest.Script) {
+				s.Task("Preflight", time.Second, "preflight", map[string]string{"id": "x"})
+				s.Wait("Bake", 5*time.Minute)
+				// A state retrying for long: 40 attempts write 120 events
+				// after its TaskStateEntered, more than one page of history.
+				s.Enter("Task", "Check candidate health")
+				for range 40 {
+					s.Fail(time.Second, "TargetsNotReady", "green: 0 of 2 targets healthy").Elapse(time.Second)
+				}
+				s.Elapse(time.Hour).Succeeded("Done")
+			}
+			arn := srv.Start(sm, "relay-v2", `{"version":"v2"}`)
+			c := stepfn.NewControl(api)
+			if !tc.reverse {
+				c = stepfn.NewControl(ignoreReverseControl{api})
+			}
+			ctx := context.Background()
+			for _, step := range []struct {
+				after time.Duration
+				want  stepfn.StateNow
+				calls int // GetExecutionHistory calls, at most, when reverseOrder works
+			}{
+				{0, stepfn.StateNow{Name: "Preflight", Type: "TaskStateEntered", Since: t0}, 1},
+				{2 * time.Minute, stepfn.StateNow{Name: "Bake", Type: "WaitStateEntered", Since: t0.Add(time.Second)}, 1},
+				{5 * time.Minute, stepfn.StateNow{Name: "Check candidate health", Type: "TaskStateEntered", Since: t0.Add(time.Second + 5*time.Minute)}, 2},
+				{time.Hour, stepfn.StateNow{}, 1},
+			} {
+				clock.Advance(step.after)
+				before := srv.Count("GetExecutionHistory")
+				got, err := c.CurrentState(ctx, arn)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(step.want, got, cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })); diff != "" {
+					t.Errorf("after %s (-want +got):\n%s", step.after, diff)
+				}
+				if n := srv.Count("GetExecutionHistory") - before; tc.reverse && n > step.calls {
+					t.Errorf("after %s: %d GetExecutionHistory calls, want at most %d", step.after, n, step.calls)
+				}
+			}
+		})
+	}
+}
+
+// ignoreReverseControl is a Step Functions client whose server ignores
+// reverseOrder.
+type ignoreReverseControl struct{ *sfn.Client }
+
+func (i ignoreReverseControl) GetExecutionHistory(ctx context.Context, in *sfn.GetExecutionHistoryInput, opts ...func(*sfn.Options)) (*sfn.GetExecutionHistoryOutput, error) {
+	return ignoreReverse{i.Client}.GetExecutionHistory(ctx, in, opts...)
+}
+
+func TestCauseMessage(t *testing.T) {
+	for _, tc := range []struct{ cause, want string }{
+		{`{"errorMessage":"CandidateUnhealthy: green has 2 unhealthy targets","errorType":"CandidateUnhealthy"}`, "CandidateUnhealthy: green has 2 unhealthy targets"},
+		{` {"errorMessage":"","errorType":"InternalError"}`, ""},
+		{`{"errorType":"InternalError"}`, `{"errorType":"InternalError"}`},
+		{"The execution timed out.", "The execution timed out."},
+		{`["not","an","object"]`, `["not","an","object"]`},
+		{"", ""},
 	} {
-		clock.Advance(tc.after)
-		got, err := c.CurrentState(ctx, arn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if diff := cmp.Diff(tc.want, got, cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })); diff != "" {
-			t.Errorf("after %s (-want +got):\n%s", tc.after, diff)
+		if got := stepfn.CauseMessage(tc.cause); got != tc.want {
+			t.Errorf("CauseMessage(%q) = %q, want %q", tc.cause, got, tc.want)
 		}
 	}
 }

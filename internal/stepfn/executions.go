@@ -29,18 +29,35 @@ type Executions struct {
 // New returns an Executions backed by api.
 func New(api API) *Executions { return &Executions{api: api} }
 
-// Describe implements deploy.Executions.
-func (e *Executions) Describe(ctx context.Context, arn string) (deploy.Execution, error) {
+// Detail describes one execution. Errors: InvalidInput (no such
+// execution: the cause is a *types.ExecutionDoesNotExist), Throttled,
+// AccessDenied.
+func (e *Executions) Detail(ctx context.Context, arn string) (Detail, error) {
 	out, err := e.api.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
 	if err != nil {
-		return deploy.Execution{}, classify("describe execution "+arn, err)
+		return Detail{}, classify("describe execution "+arn, err)
 	}
-	return deploy.Execution{
-		ARN:     aws.ToString(out.ExecutionArn),
-		Name:    aws.ToString(out.Name),
-		Status:  deploy.ExecutionStatus(out.Status),
-		Started: aws.ToTime(out.StartDate),
+	return Detail{
+		ARN:             aws.ToString(out.ExecutionArn),
+		Name:            aws.ToString(out.Name),
+		StateMachineARN: aws.ToString(out.StateMachineArn),
+		Status:          deploy.ExecutionStatus(out.Status),
+		Started:         aws.ToTime(out.StartDate),
+		Stopped:         aws.ToTime(out.StopDate),
+		Input:           aws.ToString(out.Input),
+		Output:          aws.ToString(out.Output),
+		Error:           aws.ToString(out.Error),
+		Cause:           aws.ToString(out.Cause),
 	}, nil
+}
+
+// Describe implements deploy.Executions: Detail, as a deploy.Execution.
+func (e *Executions) Describe(ctx context.Context, arn string) (deploy.Execution, error) {
+	d, err := e.Detail(ctx, arn)
+	if err != nil {
+		return deploy.Execution{}, err
+	}
+	return d.Execution(), nil
 }
 
 // Running implements deploy.Executions, following every page.
@@ -101,12 +118,18 @@ func StopActions() []string {
 	return []string{"states:StopExecution"}
 }
 
+// classify names the Step Functions errors of every call this package
+// makes (DescribeExecution, ListExecutions, StopExecution,
+// GetExecutionHistory, StartExecution) on top of awserr's throttling and
+// access-denied codes. The codes are the operations' documented errors
+// (Step Functions API reference).
 func classify(op string, err error) error {
 	return awserr.Classify(op, err, func(code string) deploy.Code {
 		switch code {
-		case "ExecutionDoesNotExist", "StateMachineDoesNotExist", "InvalidArn":
+		case "ExecutionDoesNotExist", "StateMachineDoesNotExist", "InvalidArn",
+			"InvalidName", "InvalidExecutionInput", "StateMachineDeleting", "InvalidToken":
 			return deploy.InvalidInput
-		case "ValidationException":
+		case "ValidationException", "ExecutionLimitExceeded":
 			return deploy.RequestRejected
 		}
 		return ""

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/relayshift/relayshift/internal/deploy"
@@ -37,6 +38,11 @@ type fakeSFN struct {
 }
 
 func newFake(t *testing.T) (*fakeSFN, *stepfn.Executions) {
+	f, c := newFakeClient(t)
+	return f, stepfn.New(c)
+}
+
+func newFakeClient(t *testing.T) (*fakeSFN, *sfn.Client) {
 	f := &fakeSFN{t: t, handlers: map[string]func(map[string]any) (int, string){}}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
@@ -44,7 +50,7 @@ func newFake(t *testing.T) (*fakeSFN, *stepfn.Executions) {
 		Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
 		BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
 	})
-	return f, stepfn.New(c)
+	return f, c
 }
 
 func (f *fakeSFN) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -87,8 +93,10 @@ func TestDescribeAndErrors(t *testing.T) {
 	if diff := cmp.Diff(want, x); diff != "" {
 		t.Fatalf("execution (-want +got):\n%s", diff)
 	}
-	if _, err := e.Describe(context.Background(), exec+"x"); deploy.CodeOf(err) != deploy.InvalidInput {
-		t.Fatalf("missing execution: %v", err)
+	_, err = e.Describe(context.Background(), exec+"x")
+	var missing *types.ExecutionDoesNotExist
+	if deploy.CodeOf(err) != deploy.InvalidInput || !errors.As(err, &missing) {
+		t.Fatalf("missing execution: %v, want InvalidInput wrapping *types.ExecutionDoesNotExist", err)
 	}
 	f.handlers["DescribeExecution"] = func(map[string]any) (int, string) {
 		return 400, `{"__type":"ThrottlingException","message":"Rate exceeded"}`
@@ -169,5 +177,65 @@ func TestRecordFromHistory(t *testing.T) {
 	}
 	if _, err := e.Record(context.Background(), exec); !errors.Is(err, deploy.ErrNoRecord) {
 		t.Fatalf("no record: %v", err)
+	}
+}
+
+// TestErrorsAreClassifiedOnce: an AWS error code gets the same name
+// whichever call of the adapter met it (Executions for the functions,
+// Control and History for the CLI).
+func TestErrorsAreClassifiedOnce(t *testing.T) {
+	ctx := context.Background()
+	calls := map[string]func(c *stepfn.Control) error{
+		"StartExecution": func(c *stepfn.Control) error {
+			_, err := c.Start(ctx, sm, "relay-v2-abc1234", `{}`)
+			return err
+		},
+		"DescribeExecution": func(c *stepfn.Control) error {
+			_, err := c.Describe(ctx, exec)
+			return err
+		},
+		"ListExecutions": func(c *stepfn.Control) error {
+			_, err := c.Running(ctx, sm)
+			return err
+		},
+		"StopExecution": func(c *stepfn.Control) error { return c.Stop(ctx, exec, "RolledBack", "test") },
+		"GetExecutionHistory (Record)": func(c *stepfn.Control) error {
+			_, err := c.Record(ctx, exec)
+			return err
+		},
+		"GetExecutionHistory (History)": func(c *stepfn.Control) error {
+			_, err := c.History(exec).Next(ctx)
+			return err
+		},
+		"GetExecutionHistory (CurrentState)": func(c *stepfn.Control) error {
+			_, err := c.CurrentState(ctx, exec)
+			return err
+		},
+	}
+	for _, tc := range []struct {
+		code string
+		want deploy.Code
+	}{
+		{"InvalidToken", deploy.InvalidInput},
+		{"InvalidArn", deploy.InvalidInput},
+		{"ExecutionDoesNotExist", deploy.InvalidInput},
+		{"InvalidName", deploy.InvalidInput},
+		{"ExecutionLimitExceeded", deploy.RequestRejected},
+		{"ThrottlingException", deploy.Throttled},
+		{"AccessDeniedException", deploy.AccessDenied},
+		{"SomethingNew", deploy.InternalError},
+	} {
+		for name, call := range calls {
+			f, api := newFakeClient(t)
+			fail := func(map[string]any) (int, string) {
+				return 400, `{"__type":"` + tc.code + `","message":"injected"}`
+			}
+			for _, op := range []string{"StartExecution", "DescribeExecution", "ListExecutions", "StopExecution", "GetExecutionHistory"} {
+				f.handlers[op] = fail
+			}
+			if err := call(stepfn.NewControl(api)); deploy.CodeOf(err) != tc.want {
+				t.Errorf("%s answering %s: %v, want %s", name, tc.code, err, tc.want)
+			}
+		}
 	}
 }

@@ -3,6 +3,7 @@ package stepfn
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"slices"
 	"strings"
 	"time"
@@ -69,6 +70,26 @@ func (e Event) Failed() bool {
 		return true
 	}
 	return false
+}
+
+// CauseMessage returns the readable part of a failure's cause (an event's
+// Cause, or the Cause a Catch records).
+// NOTE: when a function invoked through the lambda:invoke integration
+// fails, Step Functions records its error document as JSON text in the
+// cause, {"errorMessage", "errorType", ...}, and its errorType as the
+// error (recorded AWS histories: testdata/get-execution-history-caught.json;
+// Step Functions developer guide, "Handling errors in Step Functions
+// workflows"). Other causes (States.* errors, a Pass state's
+// States.Format, StopExecution's cause) are plain text, returned as they
+// are; so is an error document without an errorMessage.
+func CauseMessage(cause string) string {
+	var doc struct {
+		ErrorMessage *string `json:"errorMessage"`
+	}
+	if json.Unmarshal([]byte(strings.TrimSpace(cause)), &doc) == nil && doc.ErrorMessage != nil {
+		return *doc.ErrorMessage
+	}
+	return cause
 }
 
 // EventOf flattens an SDK history event.
@@ -153,7 +174,7 @@ func (h *History) Next(ctx context.Context) ([]Event, error) {
 			IncludeExecutionData: aws.Bool(true), NextToken: token,
 		})
 		if err != nil {
-			return nil, classifyControl("read history of "+h.arn, err)
+			return nil, classify("read history of "+h.arn, err)
 		}
 		evs := out.Events
 		if len(evs) > 1 && evs[0].Id < evs[len(evs)-1].Id {
@@ -185,7 +206,7 @@ func (h *History) ascending(ctx context.Context) ([]Event, error) {
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, classifyControl("read history of "+h.arn, err)
+			return nil, classify("read history of "+h.arn, err)
 		}
 		for _, ev := range page.Events {
 			if ev.Id > h.last {

@@ -3,6 +3,8 @@ package stepfntest
 import (
 	"encoding/json"
 	"maps"
+	"reflect"
+	"slices"
 	"strings"
 	"time"
 )
@@ -35,10 +37,21 @@ type scripted struct {
 //
 // Each method advances the script's clock by what it says, so a scenario
 // reads like the execution it stands for.
+//
+// With a Definition (Server.Definition), the script is checked against it
+// as it is written: each state must exist with the type the method says
+// and be reachable from the state before it (the first from StartAt); a
+// task's result goes through the state's ResultSelector and lands under
+// its ResultPath, so the document holds exactly what the state machine
+// keeps; a Catch, a Pass result and a Fail state's cause are the
+// definition's. A mismatch fails the test.
 type Script struct {
 	doc    map[string]json.RawMessage
 	at     time.Duration
 	events []scripted
+
+	def  *Definition
+	fail func(format string, args ...any)
 
 	state, typ        string
 	lastErr, lastMsg  string
@@ -46,8 +59,8 @@ type Script struct {
 	functionArnPrefix string
 }
 
-func newScript(input string) *Script {
-	s := &Script{doc: map[string]json.RawMessage{},
+func newScript(input string, def *Definition, fail func(string, ...any)) *Script {
+	s := &Script{doc: map[string]json.RawMessage{}, def: def, fail: fail,
 		functionArnPrefix: "arn:aws:lambda:" + Region + ":" + Account + ":function:relayshift-"}
 	_ = json.Unmarshal([]byte(input), &s.doc)
 	s.emit(map[string]any{"type": "ExecutionStarted", "executionStartedEventDetails": map[string]any{
@@ -78,6 +91,19 @@ func (s *Script) Elapse(d time.Duration) *Script {
 // Enter enters state name of type typ (Task, Wait, Choice, Pass, Fail,
 // Succeed) with the current document as input.
 func (s *Script) Enter(typ, name string) *Script {
+	if s.def != nil {
+		st, ok := s.def.States[name]
+		switch {
+		case !ok:
+			s.fail("script: the definition has no state %q", name)
+		case st.Type != typ:
+			s.fail("script: state %q is a %s state, not %s", name, st.Type, typ)
+		case s.state == "" && name != s.def.StartAt:
+			s.fail("script: the execution starts at %q, not %q", s.def.StartAt, name)
+		case s.state != "" && !slices.Contains(s.def.Successors(s.state), name):
+			s.fail("script: state %q cannot follow %q (it leads to %v)", name, s.state, s.def.Successors(s.state))
+		}
+	}
 	s.state, s.typ = name, typ
 	s.emit(map[string]any{"type": typ + "StateEntered", "stateEnteredEventDetails": map[string]any{
 		"name": name, "input": s.document(), "inputDetails": map[string]bool{"truncated": false},
@@ -87,6 +113,9 @@ func (s *Script) Enter(typ, name string) *Script {
 
 func (s *Script) schedule() {
 	fn := strings.ToLower(s.state)
+	if s.def != nil {
+		fn = s.def.States[s.state].FunctionName()
+	}
 	params, _ := json.Marshal(map[string]any{"FunctionName": s.functionArnPrefix + fn, "Payload": map[string]string{"executionArn": "..."}})
 	s.emit(map[string]any{"type": "TaskScheduled", "taskScheduledEventDetails": map[string]any{
 		"resourceType": "lambda", "resource": "invoke", "region": Region, "parameters": string(params),
@@ -96,22 +125,39 @@ func (s *Script) schedule() {
 	}})
 }
 
-// Succeed is one successful attempt of the current Lambda task taking took;
-// its result is written under key (ResultSelector $.Payload, ResultPath
-// $.key).
+// Succeed is one successful attempt of the current Lambda task taking took:
+// the function returned result (its JSON encoding). It is written under key
+// (ResultPath $.key), as the definition's ResultSelector keeps it (without
+// a Definition, as it is).
 func (s *Script) Succeed(took time.Duration, key string, result any) *Script {
 	s.schedule()
 	s.at += took
-	payload, _ := json.Marshal(result)
+	payload, err := json.Marshal(result)
+	if err != nil {
+		s.fail("script: state %q: encode the result: %v", s.state, err)
+	}
 	out, _ := json.Marshal(map[string]any{"ExecutedVersion": "$LATEST", "Payload": json.RawMessage(payload), "StatusCode": 200})
 	s.emit(map[string]any{"type": "TaskSucceeded", "taskSucceededEventDetails": map[string]any{
 		"resourceType": "lambda", "resource": "invoke", "output": string(out),
 		"outputDetails": map[string]bool{"truncated": false},
 	}})
+	if s.def != nil {
+		s.checkKey(s.def.States[s.state].ResultPath, key)
+		if payload, err = s.def.Select(s.state, payload); err != nil {
+			s.fail("script: %v", err)
+		}
+	}
 	if key != "" {
 		s.doc[key] = payload
 	}
 	return s
+}
+
+// checkKey fails the script when resultPath is not $.key.
+func (s *Script) checkKey(resultPath, key string) {
+	if k, err := Key(resultPath); err != nil || k != key {
+		s.fail("script: state %q writes ResultPath %q, not $.%s", s.state, resultPath, key)
+	}
 }
 
 // Fail is one failed attempt of the current Lambda task taking took: the
@@ -130,6 +176,13 @@ func (s *Script) Fail(took time.Duration, errName, message string) *Script {
 // Catch records the last failure under key, as a Catch with ResultPath
 // "$.key" does, and exits the state.
 func (s *Script) Catch(key string) *Script {
+	if s.def != nil {
+		if rp, ok := s.def.States[s.state].catches(s.lastErr); !ok {
+			s.fail("script: state %q has no Catch for %s", s.state, s.lastErr)
+		} else {
+			s.checkKey(rp, key)
+		}
+	}
 	b, _ := json.Marshal(map[string]string{"Error": s.lastErr, "Cause": s.lastCause})
 	s.doc[key] = b
 	return s.Exit()
@@ -155,9 +208,23 @@ func (s *Script) Task(name string, took time.Duration, key string, result any) *
 	return s.Enter("Task", name).Succeed(took, key, result).Exit()
 }
 
-// Wait is a Wait state lasting d.
+// Wait is a Wait state lasting d (with a Definition, d must be the state's
+// Seconds, or the value at its SecondsPath).
 func (s *Script) Wait(name string, d time.Duration) *Script {
-	return s.Enter("Wait", name).Elapse(d).Exit()
+	s.Enter("Wait", name)
+	if s.def != nil {
+		st := s.def.States[name]
+		secs := -1
+		if st.Seconds != nil {
+			secs = *st.Seconds
+		} else if v, ok := pathValue(s.doc, st.SecondsPath); ok {
+			_ = json.Unmarshal(v, &secs)
+		}
+		if time.Duration(secs)*time.Second != d {
+			s.fail("script: Wait state %q waits %ds, not %s", name, secs, d)
+		}
+	}
+	return s.Elapse(d).Exit()
 }
 
 // Choice is a Choice state.
@@ -165,15 +232,50 @@ func (s *Script) Choice(name string) *Script {
 	return s.Enter("Choice", name).Exit()
 }
 
-// Pass is a Pass state writing value under key.
+// Pass is a Pass state writing value under key (with a Definition: under
+// its ResultPath; value must equal its Result, or have the fields of its
+// Parameters, whose intrinsic functions the script does not evaluate).
 func (s *Script) Pass(name, key string, value any) *Script {
-	return s.Enter("Pass", name).Set(key, value).Exit()
+	s.Enter("Pass", name)
+	if s.def != nil {
+		st := s.def.States[name]
+		s.checkKey(st.ResultPath, key)
+		got, _ := json.Marshal(value)
+		var fields map[string]json.RawMessage
+		_ = json.Unmarshal(got, &fields)
+		switch {
+		case st.Result != nil:
+			if !jsonEqual(st.Result, got) {
+				s.fail("script: Pass state %q writes %s, not %s", name, st.Result, got)
+			}
+		default:
+			var want []string
+			for k := range st.Parameters {
+				want = append(want, strings.TrimSuffix(k, ".$"))
+			}
+			if !slices.Equal(sortedKeys(fields), sorted(want)) {
+				s.fail("script: Pass state %q writes the fields %v, not %v", name, sorted(want), sortedKeys(fields))
+			}
+		}
+	}
+	return s.Set(key, value).Exit()
 }
 
 // FailState enters a Fail state, which fails the execution with errName
-// and cause.
+// and cause (with a Definition, they must be the state's Error and its
+// Cause or the value at its CausePath).
 func (s *Script) FailState(name, errName, cause string) *Script {
 	s.Enter("Fail", name)
+	if s.def != nil {
+		st := s.def.States[name]
+		want := st.Cause
+		if v, ok := pathValue(s.doc, st.CausePath); ok {
+			_ = json.Unmarshal(v, &want)
+		}
+		if st.Error != errName || want != cause {
+			s.fail("script: Fail state %q fails with %s (%q), not %s (%q)", name, st.Error, want, errName, cause)
+		}
+	}
 	s.emit(map[string]any{"type": "ExecutionFailed", "executionFailedEventDetails": map[string]any{
 		"error": errName, "cause": cause,
 	}})
@@ -183,6 +285,11 @@ func (s *Script) FailState(name, errName, cause string) *Script {
 // Uncaught fails the execution with the last task failure (no Catch
 // matched it).
 func (s *Script) Uncaught() *Script {
+	if s.def != nil {
+		if _, ok := s.def.States[s.state].catches(s.lastErr); ok {
+			s.fail("script: state %q catches %s", s.state, s.lastErr)
+		}
+	}
 	s.emit(map[string]any{"type": "ExecutionFailed", "executionFailedEventDetails": map[string]any{
 		"error": s.lastErr, "cause": s.lastCause,
 	}})
@@ -217,5 +324,14 @@ func (s *Script) Stop(errName, cause string) *Script {
 	return s
 }
 
-// Doc returns a copy of the document as it stands in the script.
-func (s *Script) Doc() map[string]json.RawMessage { return maps.Clone(s.doc) }
+func jsonEqual(a, b []byte) bool {
+	var x, y any
+	return json.Unmarshal(a, &x) == nil && json.Unmarshal(b, &y) == nil && reflect.DeepEqual(x, y)
+}
+
+func sortedKeys(m map[string]json.RawMessage) []string { return slices.Sorted(maps.Keys(m)) }
+
+func sorted(s []string) []string {
+	slices.Sort(s)
+	return s
+}

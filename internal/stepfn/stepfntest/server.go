@@ -9,7 +9,9 @@
 // (RUNNING → ABORTED with the error and cause, recorded as an
 // ExecutionAborted event), and their history grows as a Script plays
 // against a Clock the test controls. History pages follow nextToken and
-// reverseOrder as AWS documents them.
+// reverseOrder as AWS documents them. With a Definition (the real
+// deploy.asl.json), each Script is checked against the state machine and
+// keeps in the state document what its ResultSelectors keep.
 package stepfntest
 
 import (
@@ -92,7 +94,11 @@ type Server struct {
 	// execution (name, input) and a Script positioned just after the
 	// ExecutionStarted event. Without it, executions stay RUNNING.
 	Scenario func(x *Execution, s *Script)
+	// Definition, when set, is the state machine every Script is checked
+	// against (see Script); a script that strays from it fails the test.
+	Definition *Definition
 
+	t        testing.TB
 	clock    *Clock
 	mu       sync.Mutex
 	machines map[string]bool
@@ -105,7 +111,7 @@ type Server struct {
 // clock.
 func NewServer(t testing.TB, clock *Clock) *Server {
 	t.Helper()
-	s := &Server{clock: clock, machines: map[string]bool{}, faults: map[string][]string{}}
+	s := &Server{t: t, clock: clock, machines: map[string]bool{}, faults: map[string][]string{}}
 	srv := httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(srv.Close)
 	s.URL = srv.URL
@@ -288,7 +294,9 @@ func (s *Server) start(sm, name, input string) *Execution {
 		ARN:  fmt.Sprintf("arn:aws:states:%s:%s:execution:%s:%s", Region, Account, smName, name),
 		Name: name, StateMachineARN: sm, Status: "RUNNING", Input: input, Started: now,
 	}
-	sc := newScript(input)
+	sc := newScript(input, s.Definition, func(format string, args ...any) {
+		s.t.Errorf("execution %s: "+format, append([]any{name}, args...)...)
+	})
 	if s.Scenario != nil {
 		s.Scenario(x, sc)
 	}
