@@ -12,6 +12,7 @@ import (
 
 	"github.com/relayshift/relayshift/internal/alarmevent"
 	"github.com/relayshift/relayshift/internal/deploy"
+	"github.com/relayshift/relayshift/internal/stepfn"
 )
 
 // SourcePipeline is the "source" of the state machine's Catch payload.
@@ -246,7 +247,9 @@ func (h *Handler) pipeline(ctx context.Context, log *slog.Logger, start time.Tim
 	if in.Error.Error == "" {
 		return Output{}, deploy.Errorf(deploy.InvalidInput, `rollback pipeline payload: "error" must carry the caught Error`)
 	}
-	cause := causeMessage(in.Error.Cause)
+	// The cause is the function's error document on AWS (its errorMessage
+	// starts with the error name: deploy.Error's text), or plain text.
+	cause := strings.TrimPrefix(stepfn.CauseMessage(in.Error.Cause), in.Error.Error+": ")
 	tr := Trigger{Kind: "pipeline", Via: "state-machine", Error: in.Error.Error, Cause: clip(cause, 1000)}
 	log = log.With("deployment", rec.ID)
 	why := fmt.Sprintf("deployment %s failed with %s", rec.ID, in.Error.Error)
@@ -314,22 +317,6 @@ func (h *Handler) restored(ctx context.Context, log *slog.Logger, start time.Tim
 		"changed", res.Restored.Changed, "stopped", res.Stopped, "elapsed_ms", out.ElapsedMs,
 		"trigger", out.Trigger.Kind, "stable_degraded", out.StableDegraded)
 	return out
-}
-
-// causeMessage returns the readable part of a caught error's Cause.
-// NOTE: when a Lambda function fails through the lambda:invoke integration,
-// Step Functions puts the function's error document in Cause as JSON text,
-// {"errorMessage": ..., "errorType": ..., ...}; other errors (States.*,
-// a Pass-built rollback verdict) carry plain text. Only errorMessage is
-// worth showing; anything else is kept as it is.
-func causeMessage(cause string) string {
-	var doc struct {
-		ErrorMessage *string `json:"errorMessage"`
-	}
-	if json.Unmarshal([]byte(strings.TrimSpace(cause)), &doc) == nil && doc.ErrorMessage != nil {
-		return *doc.ErrorMessage
-	}
-	return cause
 }
 
 // clip shortens s to at most n bytes, on a rune boundary.

@@ -406,7 +406,7 @@ func TestPipelinePath(t *testing.T) {
 		doc, _ := json.Marshal(`{"errorMessage":"WarmupFailed: model sim-small: 5xx=3 of 15","errorType":"WarmupFailed"}`)
 		p := fmt.Appendf(nil, `{"source":"pipeline","executionArn":%q,"deployment":%s,"error":{"Error":"WarmupFailed","Cause":%s}}`, w.rec.ExecutionARN, b, doc)
 		out, errType := w.invoke(t, p)
-		if errType != "" || !strings.Contains(out.Reason, "failed with WarmupFailed (WarmupFailed: model sim-small: 5xx=3 of 15);") || strings.Contains(out.Reason, "errorType") {
+		if errType != "" || !strings.Contains(out.Reason, "failed with WarmupFailed (model sim-small: 5xx=3 of 15);") || strings.Contains(out.Reason, "errorType") {
 			t.Fatalf("%s reason %q", errType, out.Reason)
 		}
 	})
