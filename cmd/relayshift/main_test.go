@@ -34,7 +34,9 @@ func TestMain(m *testing.M) {
 }
 
 // fastScenarios scripts executions in milliseconds (the binary runs on the
-// wall clock): the version says how it ends.
+// wall clock): the version says how it ends. It is a shortened path with the
+// definition's state names, for the exit codes only; internal/cli's
+// scenarios follow infra/statemachine/deploy.asl.json state by state.
 func fastScenarios(x *stepfntest.Execution, s *stepfntest.Script) {
 	var req deploy.Request
 	_ = json.Unmarshal([]byte(x.Input), &req)
@@ -50,14 +52,14 @@ func fastScenarios(x *stepfntest.Execution, s *stepfntest.Script) {
 		return
 	}
 	s.Task("Preflight", 20*ms, "preflight", rec)
-	s.Task("Shift", 20*ms, "shift", deploy.ShiftOutput{Percent: 100, Weights: deploy.Weights{Green: 100}, Changed: true, BakeSeconds: 1, Last: true, Next: 1})
+	s.Task("Shift traffic", 20*ms, "shift", deploy.ShiftOutput{Percent: 100, Weights: deploy.Weights{Green: 100}, Changed: true, BakeSeconds: 1, Last: true, Next: 1})
 	switch req.Version {
 	case "good":
-		s.Wait("PostPromotionBake", 50*ms)
+		s.Wait("Post-promotion bake", 50*ms)
 		s.Task("Finalize", 20*ms, "summary", deploy.Summary{Version: req.Version, From: deploy.Blue, To: deploy.Green, Weights: deploy.Weights{Green: 100}})
 		s.Succeeded("Promoted")
 	case "bad":
-		s.Enter("Wait", "PostPromotionBake").Elapse(50*ms).Stop(string(deploy.RolledBack), "alarm relay-green-5xx went into ALARM")
+		s.Enter("Wait", "Post-promotion bake").Elapse(50*ms).Stop(string(deploy.RolledBack), "alarm relay-green-5xx went into ALARM")
 	}
 }
 
