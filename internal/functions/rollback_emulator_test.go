@@ -212,9 +212,6 @@ func testRollbackPipelinePayload(t *testing.T, backend string) {
 	}
 }
 
-// TestEmulatorRollbackTiming sends 50 alarm events, each to a fresh
-// deployment at 10%, and reports the time from sending the event to
-// weights verified in the backend. It prints figures; it asserts none.
 // BenchmarkEmulatorRollback times the rollback bootstrap under
 // aws-lambda-rie, from the alarm event sent to the weights verified by
 // reading the emulator, one fresh deployment at 10% per event:
